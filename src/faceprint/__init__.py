@@ -1,0 +1,58 @@
+"""faceprint — offline, fast, complete face recognition.
+
+The function API (lazy: importing faceprint loads no model and does no I/O)::
+
+    import faceprint
+    image = faceprint.load_image("photo.jpg")
+    faceprint.detect(image)            # boxes, scores, landmarks
+    faceprint.embed(image)             # one Embedding per face
+    faceprint.verify("a.jpg", "b.jpg") # score, decision, calibrated threshold
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_image": "faceprint.api",
+    "detect": "faceprint.api",
+    "faces": "faceprint.api",
+    "embed": "faceprint.api",
+    "embed_face": "faceprint.api",
+    "verify": "faceprint.api",
+    "default_pipeline": "faceprint.api",
+    "set_default_pipeline": "faceprint.api",
+    "Pipeline": "faceprint.pipeline",
+    "PipelineConfig": "faceprint.pipeline",
+    "Box": "faceprint.types",
+    "Landmarks": "faceprint.types",
+    "Detection": "faceprint.types",
+    "AlignedFace": "faceprint.types",
+    "Embedding": "faceprint.types",
+    "Face": "faceprint.types",
+    "Verification": "faceprint.types",
+    "ThresholdCalibrator": "faceprint.matching.calibration",
+    "FaceprintError": "faceprint.errors",
+    "InvalidImage": "faceprint.errors",
+    "InvalidInput": "faceprint.errors",
+    "NoFaceFound": "faceprint.errors",
+    "ModelUnavailable": "faceprint.errors",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'faceprint' has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,131 @@
+"""The function-level API.
+
+    >>> import faceprint
+    >>> img = faceprint.load_image("photo.jpg")                       # doctest: +SKIP
+    >>> faceprint.detect(img)                                          # doctest: +SKIP
+    >>> faceprint.verify("obama.jpg", "obama2.jpg").is_match           # doctest: +SKIP
+
+Every function accepts an image as a path, bytes, a binary file object or an RGB uint8 array, and
+an optional ``pipeline=`` (a :class:`~faceprint.pipeline.Pipeline`); without one, a default pipeline
+is built on first use, once per process, and shared.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+
+from faceprint.errors import InvalidInput, NoFaceFound
+from faceprint.pipeline import Pipeline, PipelineConfig, Selection, select_face
+from faceprint.types import Detection, Embedding, Face, Verification
+
+_default_lock = threading.Lock()
+_default: Pipeline | None = None
+
+
+def default_pipeline() -> Pipeline:
+    """The process-wide default pipeline, built lazily on first call (thread-safe)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Pipeline.from_config(PipelineConfig())
+    return _default
+
+
+def set_default_pipeline(pipeline: Pipeline | None) -> None:
+    """Replace the default pipeline (None resets it to be rebuilt from defaults on next use)."""
+    global _default
+    with _default_lock:
+        _default = pipeline
+
+
+def load_image(source: Any, *, max_pixels: int | None = None) -> np.ndarray:
+    """Decode ``source`` (path, bytes, file object or array) to an (H, W, 3) uint8 RGB array."""
+    from faceprint.io import load_image as _load
+
+    return _load(source, max_pixels=max_pixels)
+
+
+def _as_image(image: Any) -> np.ndarray:
+    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8:
+        return image
+    return load_image(image)
+
+
+def detect(image: Any, *, pipeline: Pipeline | None = None) -> list[Detection]:
+    """Every face in ``image``: box, score and landmarks where the detector gives them, most
+    prominent (largest) first."""
+    p = pipeline or default_pipeline()
+    return p.detect(_as_image(image))
+
+
+def faces(image: Any, *, pipeline: Pipeline | None = None, embed: bool = True) -> list[Face]:
+    """Detect, landmark, align and (by default) embed every face, most prominent first."""
+    p = pipeline or default_pipeline()
+    return p.process(_as_image(image), embed=embed)
+
+
+def embed(image: Any, *, pipeline: Pipeline | None = None) -> list[Embedding]:
+    """Embeddings of every face in ``image``, most prominent first (empty when there is none)."""
+    return [f.embedding for f in faces(image, pipeline=pipeline) if f.embedding is not None]
+
+
+def embed_face(image: Any, *, select: Selection | int = "largest", pipeline: Pipeline | None = None) -> Embedding:
+    """The embedding of one face of ``image``, chosen by ``select`` (see
+    :func:`faceprint.pipeline.select_face`). Raises :class:`NoFaceFound` when there is none."""
+    img = _as_image(image)
+    found = faces(img, pipeline=pipeline)
+    if not found:
+        raise NoFaceFound("no face found", source=_describe(image))
+    face = select_face(found, select, img.shape)
+    assert face.embedding is not None  # process() embeds every face
+    return face.embedding
+
+
+def _describe(image: Any) -> str | None:
+    if isinstance(image, (str, os.PathLike)):
+        return str(image)
+    return None
+
+
+def verify(
+    a: Any,
+    b: Any,
+    *,
+    threshold: float | None = None,
+    calibration: Any = None,
+    select: Selection | int | Sequence[Selection | int] = "largest",
+    pipeline: Pipeline | None = None,
+) -> Verification:
+    """Are ``a`` and ``b`` the same person?
+
+    ``a`` and ``b`` are images (the most prominent face of each is used unless ``select`` says
+    otherwise; a pair of selections applies one to each) or :class:`Embedding` objects. The
+    threshold comes from, in order: ``threshold``, ``calibration`` (a fitted
+    :class:`~faceprint.matching.calibration.ThresholdCalibrator` or its file), the user's saved
+    calibration, the model card's default (see :mod:`faceprint.matching.thresholds`).
+    The result reports the score, the decision, the threshold and its source, and the false-match
+    rate the calibration data shows at this score.
+    """
+    from faceprint.matching.metrics import cosine_similarity
+    from faceprint.matching.thresholds import resolve_threshold
+
+    sel_a, sel_b = (select, select) if isinstance(select, (str, int)) else tuple(select)
+    ea = a if isinstance(a, Embedding) else embed_face(a, select=sel_a, pipeline=pipeline)
+    eb = b if isinstance(b, Embedding) else embed_face(b, select=sel_b, pipeline=pipeline)
+    if ea.model != eb.model:
+        raise InvalidInput(f"embeddings come from different models ({ea.model} vs {eb.model})")
+    score = cosine_similarity(ea, eb)
+    thr = resolve_threshold(ea.model, threshold=threshold, calibration=calibration)
+    return Verification(
+        score=score,
+        is_match=score >= thr.value,
+        threshold=thr.value,
+        threshold_source=thr.source,
+        model=ea.model,
+        far_estimate=thr.far_at(score),
+    )

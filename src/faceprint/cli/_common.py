@@ -1,0 +1,74 @@
+"""Helpers shared by the CLI subcommands (argument groups, output, progress bars)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+def add_pipeline_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pipeline")
+    g.add_argument("--detector", default=None, help="detector model (see `faceprint models`)")
+    g.add_argument("--upsample", type=int, default=None, help="detector upsampling (dlib detectors)")
+    g.add_argument("--min-face", type=int, default=None, help="minimum face size in pixels")
+    g.add_argument("--landmarker", default=None, help="landmark model, or 'none' to use the detector's own")
+    g.add_argument("--embedder", default=None, help="embedding model")
+
+
+def pipeline_from_args(args: argparse.Namespace):
+    """A Pipeline from the pipeline arguments, or the shared default when none is given."""
+    from faceprint.api import default_pipeline
+    from faceprint.pipeline import Pipeline, PipelineConfig
+
+    if not any(getattr(args, k, None) is not None for k in ("detector", "upsample", "min_face", "landmarker", "embedder")):
+        return default_pipeline()
+    cfg = PipelineConfig()
+    changes: dict[str, Any] = {}
+    if args.detector:
+        changes["detector"] = args.detector
+        changes["detector_options"] = {} if args.detector == "mtcnn" else dict(cfg.detector_options)
+    opts = dict(changes.get("detector_options", cfg.detector_options))
+    if args.upsample is not None:
+        opts["upsample"] = args.upsample
+    if args.min_face is not None:
+        opts["min_face_size" if (args.detector or cfg.detector) == "mtcnn" else "min_size"] = args.min_face
+    changes["detector_options"] = opts
+    if args.landmarker:
+        changes["landmarker"] = None if args.landmarker.lower() == "none" else args.landmarker
+    if args.embedder:
+        changes["embedder"] = args.embedder
+    return Pipeline.from_config(cfg, **changes)
+
+
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def progress(items: Iterable[T], total: int | None, args: argparse.Namespace, desc: str = "") -> Iterator[T]:
+    """A tqdm progress bar on stderr for multi-item work (rate and ETA), unless disabled."""
+    if getattr(args, "no_progress", False) or (total is not None and total < 2):
+        yield from items
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(items, total=total, desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def print_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, indent=2, default=_default)
+    sys.stdout.write("\n")
+
+
+def _default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

@@ -1,0 +1,209 @@
+"""Pipeline composition: detect → landmarks → align → embed.
+
+A :class:`Pipeline` is built from stage objects (dependency injection), or from registry names via
+:class:`PipelineConfig`. It loads nothing until first used, and is safe to share between threads
+(each stage guards its own model).
+
+    >>> p = Pipeline.from_config(PipelineConfig(detector="mtcnn"))  # doctest: +SKIP
+    >>> faces = p.process(load_image("photo.jpg"))                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Iterator, Literal, Sequence
+
+import numpy as np
+
+from faceprint.errors import InvalidInput, ModelUnavailable, NoFaceFound
+from faceprint.protocols import Detector, Embedder, Landmarker
+from faceprint.types import AlignedFace, Box, Detection, Embedding, Face, Landmarks
+
+logger = logging.getLogger(__name__)
+
+Selection = Literal["largest", "center", "score"]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Registry names (and options) of each stage. The defaults were chosen by measurement:
+    see docs/models.md (detector comparison) and README (LFW accuracy)."""
+
+    detector: str = "dlib_hog"
+    detector_options: dict[str, Any] = field(default_factory=lambda: {"upsample": 1})
+    landmarker: str | None = "dlib_shape5"
+    embedder: str = "dlib_resnet_v1"
+    embedder_options: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 32
+
+    def signature(self) -> str:
+        """A stable string naming everything that changes the embeddings (for caches)."""
+        from faceprint.models import registry
+
+        emb = registry.get_card(self.embedder)
+        det = registry.get_card(self.detector)
+        lm = registry.get_card(self.landmarker).tag if self.landmarker else "-"
+        opts = ",".join(f"{k}={v}" for k, v in sorted(self.detector_options.items()))
+        eopts = ",".join(f"{k}={v}" for k, v in sorted(self.embedder_options.items()))
+        return f"det={det.tag}[{opts}];lm={lm};emb={emb.tag}[{eopts}];align=2"
+
+
+class Pipeline:
+    """detect → landmarks → align → embed, batched.
+
+    Args:
+        detector: finds faces (:class:`~faceprint.protocols.Detector`).
+        embedder: maps aligned chips to descriptors (:class:`~faceprint.protocols.Embedder`).
+        landmarker: places landmarks in each detected box. When None, the detector's own landmarks
+            are used (e.g. MTCNN's five points); a detector without landmarks then needs one.
+        batch_size: chips per embedder call.
+    """
+
+    def __init__(
+        self,
+        detector: Detector,
+        embedder: Embedder,
+        landmarker: Landmarker | None = None,
+        *,
+        batch_size: int = 32,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise InvalidInput("batch_size must be >= 1")
+        self.detector = detector
+        self.embedder = embedder
+        self.landmarker = landmarker
+        self.batch_size = batch_size
+        self.config = config
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig | None = None, **overrides: Any) -> Pipeline:
+        from faceprint.models import registry
+
+        cfg = replace(config or PipelineConfig(), **overrides)
+        detector = registry.create(cfg.detector, **cfg.detector_options)
+        landmarker = registry.create(cfg.landmarker) if cfg.landmarker else None
+        embedder = registry.create(cfg.embedder, **cfg.embedder_options)
+        return cls(detector, embedder, landmarker, batch_size=cfg.batch_size, config=cfg)
+
+    @property
+    def model_tag(self) -> str:
+        """Tag of the embedding model (``name@version``), stored with every embedding."""
+        return self.embedder.card.tag
+
+    # ------------------------------------------------------------------ stages
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return self.detector.detect(image)
+
+    def landmarks(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Landmarks]:
+        """Landmarks for each detection: from the landmarker, else the detector's own."""
+        if not detections:
+            return []
+        if self.landmarker is not None:
+            return list(self.landmarker.landmarks(image, [d.box for d in detections]))
+        out = []
+        for d in detections:
+            if d.landmarks is None:
+                raise ModelUnavailable(
+                    f"detector {d.detector or '?'} gives no landmarks and the pipeline has no landmarker; "
+                    "configure one (e.g. landmarker='dlib_shape5')"
+                )
+            out.append(d.landmarks)
+        return out
+
+    def align(self, image: np.ndarray, landmarks: Sequence[Landmarks]) -> list[AlignedFace]:
+        from faceprint.align import align_face
+
+        template = self.embedder.card.template
+        return [align_face(image, lm, template) for lm in landmarks]
+
+    def embed_aligned(self, aligned: Sequence[AlignedFace]) -> list[Embedding]:
+        """Embed chips in batches of ``batch_size``; returns unit-norm embeddings."""
+        if not aligned:
+            return []
+        chips = np.stack([a.chip for a in aligned])
+        raw = np.concatenate(
+            [self.embedder.embed_chips(chips[i : i + self.batch_size]) for i in range(0, len(chips), self.batch_size)]
+        )
+        norms = np.linalg.norm(raw, axis=1)
+        tag = self.model_tag
+        return [Embedding(v, model=tag, norm=float(n)) for v, n in zip(raw, norms)]
+
+    # -------------------------------------------------------------- composites
+
+    def process(self, image: np.ndarray, *, boxes: Sequence[Box] | None = None, embed: bool = True) -> list[Face]:
+        """All faces of one image, most prominent first. ``boxes`` skips detection."""
+        return next(self.process_many([image], boxes=[boxes] if boxes is not None else None, embed=embed))
+
+    def process_many(
+        self,
+        images: Iterable[np.ndarray],
+        *,
+        boxes: Sequence[Sequence[Box] | None] | None = None,
+        embed: bool = True,
+    ) -> Iterator[list[Face]]:
+        """Faces for each image, in order, embedding chips of several images in shared batches."""
+        pending: list[tuple[list[Detection], list[Landmarks], list[AlignedFace]]] = []
+        n_chips = 0
+        for i, image in enumerate(images):
+            given = boxes[i] if boxes is not None else None
+            if given is not None:
+                dets = [Detection(b, score=1.0, detector="given") for b in given]
+            else:
+                dets = self.detect(image)
+            lms = self.landmarks(image, dets)
+            aligned = self.align(image, lms)
+            pending.append((dets, lms, aligned))
+            n_chips += len(aligned)
+            if not embed or n_chips >= self.batch_size:
+                yield from self._flush(pending, embed)
+                pending, n_chips = [], 0
+        yield from self._flush(pending, embed)
+
+    def _flush(self, pending: list[tuple[list[Detection], list[Landmarks], list[AlignedFace]]], embed: bool) -> Iterator[list[Face]]:
+        all_aligned = [a for _, _, al in pending for a in al]
+        embs = self.embed_aligned(all_aligned) if embed else [None] * len(all_aligned)
+        k = 0
+        for dets, lms, aligned in pending:
+            faces = []
+            for d, lm, al in zip(dets, lms, aligned):
+                faces.append(Face(detection=d, landmarks=lm, aligned=al, embedding=embs[k]))
+                k += 1
+            yield faces
+
+
+def prominence_order(faces: Sequence[Face]) -> list[Face]:
+    """Faces sorted most prominent first: larger box area, then higher score."""
+    return sorted(faces, key=lambda f: (-f.box.area, -f.detection.score))
+
+
+def select_face(faces: Sequence[Face], how: Selection | int = "largest", image_shape: tuple[int, ...] | None = None) -> Face:
+    """Pick one face: ``"largest"`` (most prominent — the default everywhere), ``"center"``
+    (nearest the image centre; needs ``image_shape``), ``"score"`` (highest detector score), or an
+    index into ``faces`` as returned (most prominent first)."""
+    if not faces:
+        raise NoFaceFound("no face found")
+    if isinstance(how, (int, np.integer)) and not isinstance(how, bool):
+        if not 0 <= how < len(faces):
+            raise InvalidInput(f"face index {how} out of range: {len(faces)} face(s) found")
+        return faces[how]
+    if how == "largest":
+        return prominence_order(faces)[0]
+    if how == "score":
+        return max(faces, key=lambda f: f.detection.score)
+    if how == "center":
+        if image_shape is None:
+            raise InvalidInput("select='center' needs the image shape")
+        cy, cx = image_shape[0] / 2.0, image_shape[1] / 2.0
+        return min(faces, key=lambda f: (f.box.center[0] - cx) ** 2 + (f.box.center[1] - cy) ** 2)
+    raise InvalidInput(f"unknown face selection {how!r}: use 'largest', 'center', 'score' or an index")
+
+
+def central_box(image_shape: tuple[int, ...], fraction: float = 0.45) -> Box:
+    """A square box of ``fraction`` × the shorter side, centred: the documented fallback when no
+    face is detected in an image known to hold one centred face (e.g. LFW)."""
+    h, w = image_shape[:2]
+    side = fraction * min(h, w)
+    return Box(w / 2 - side / 2, h / 2 - side / 2, w / 2 + side / 2, h / 2 + side / 2)

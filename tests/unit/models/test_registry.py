@@ -1,0 +1,60 @@
+import subprocess
+import sys
+
+import pytest
+
+from faceprint.errors import InvalidInput, ModelUnavailable
+from faceprint.models import registry
+from faceprint.models.card import ModelCard, WeightSource
+
+
+def _card(name, **kw):
+    return ModelCard(name=name, task="embedder", version="1", source=WeightSource(None, "x"), license="MIT", **kw)
+
+
+def test_register_create_and_list():
+    card = _card("unit_test_model", embedding_dim=3)
+
+    @registry.register(card)
+    class M:
+        def __init__(self, card, scale=1):
+            self.card, self.scale = card, scale
+
+    m = registry.create("unit_test_model", scale=2)
+    assert m.card is card and m.scale == 2
+    assert card in registry.list_models(task="embedder")
+    assert card not in registry.list_models(task="detector")
+    assert registry.get_card("unit_test_model").tag == "unit_test_model@1"
+
+
+def test_name_clash_refused():
+    registry.register(_card("unit_test_clash"))(lambda card: card)
+    with pytest.raises(InvalidInput):
+        registry.register(_card("unit_test_clash", notes="different"))(lambda card: None)
+
+
+def test_unknown_model_names_the_known_ones():
+    with pytest.raises(ModelUnavailable, match="registered models"):
+        registry.create("no_such_model")
+
+
+def test_builtin_models_are_registered_with_cards():
+    names = {c.name for c in registry.list_models()}
+    for expected in ("dlib_hog", "mtcnn", "dlib_shape5", "dlib_resnet_v1", "onnx_arcface"):
+        assert expected in names
+    for c in registry.list_models():
+        assert c.license and c.version and c.task in ("detector", "landmarker", "embedder", "analyzer")
+        if c.source.package:  # shipped weights carry a checksum
+            assert c.source.sha256 and len(c.source.sha256) == 64
+        if c.task == "embedder":
+            assert c.template and c.input_size
+
+
+def test_import_loads_nothing():
+    code = (
+        "import sys, faceprint, faceprint.api, faceprint.pipeline, faceprint.cli.main;"
+        "heavy=[m for m in ('dlib','onnxruntime','cv2','torch','PIL.Image','faceprint.models.embedders.dlib_resnet') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
