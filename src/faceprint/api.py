@@ -129,3 +129,52 @@ def verify(
         model=ea.model,
         far_estimate=thr.far_at(score),
     )
+
+
+# ---------------------------------------------------------------- gallery
+
+_galleries_lock = threading.Lock()
+_galleries: dict[tuple[str, int], Any] = {}
+
+
+def gallery(*, home: str | os.PathLike[str] | None = None, pipeline: Pipeline | None = None) -> Any:
+    """The :class:`~faceprint.matching.gallery.Gallery` in ``home`` (default: ``$FACEPRINT_HOME``
+    or the user data dir), opened once per process and pipeline and shared."""
+    from faceprint.config import home_dir
+    from faceprint.matching.gallery import Gallery
+
+    key = (str(home_dir(home).resolve()), id(pipeline) if pipeline is not None else 0)
+    with _galleries_lock:
+        g = _galleries.get(key)
+        if g is None:
+            g = _galleries[key] = Gallery(home=key[0], pipeline=pipeline)
+        return g
+
+
+def enroll(
+    name: str,
+    images: Any,
+    *,
+    select: Selection | int | None = None,
+    metadata: dict[str, Any] | None = None,
+    home: str | os.PathLike[str] | None = None,
+    pipeline: Pipeline | None = None,
+) -> Any:
+    """Enroll ``images`` (one or a list: paths, bytes, arrays or Embeddings) as person ``name`` in
+    the gallery in ``home``. Each photo must hold exactly one face unless ``select`` picks one.
+    Returns an :class:`~faceprint.matching.gallery.EnrollResult`."""
+    return gallery(home=home, pipeline=pipeline).enroll(name, images, select=select, metadata=metadata)
+
+
+def identify(
+    image: Any,
+    *,
+    k: int = 5,
+    threshold: float | None = None,
+    home: str | os.PathLike[str] | None = None,
+    pipeline: Pipeline | None = None,
+) -> list[Any]:
+    """Who is in ``image``? For each face (most prominent first): the top-``k`` enrolled identities
+    with scores, and the identity when the best score reaches the calibrated threshold, else
+    unknown. Returns a list of :class:`~faceprint.matching.gallery.IdentifiedFace`."""
+    return gallery(home=home, pipeline=pipeline).identify(image, k, threshold=threshold)

@@ -66,6 +66,12 @@ class GalleryError(FaceprintError):
     code = "gallery_error"
 
 
+class UnknownIdentity(GalleryError):
+    """The gallery has no identity of that name."""
+
+    code = "unknown_identity"
+
+
 class NotFitted(FaceprintError):
     """An estimator was used before ``fit``."""
 

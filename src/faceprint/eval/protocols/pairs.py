@@ -206,8 +206,14 @@ def run_pairs(
     cache: EmbeddingCache | None = None,
     fars: Sequence[float] = (1e-2, 1e-3),
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+    metric: str = "cosine",
 ) -> dict[str, Any]:
-    """Run the protocol and return a JSON-able report (see module docstring)."""
+    """Run the protocol and return a JSON-able report (see module docstring).
+
+    ``metric`` is ``"cosine"`` (faceprint's score: cosine similarity of unit embeddings) or
+    ``"euclidean"`` (minus the Euclidean distance of the raw, unnormalised descriptors — dlib's and
+    face_recognition's documented comparison), so peers are scored the way they document.
+    """
     t0 = time.perf_counter()
     embs, errors = embed_images(pairset.images, pipeline, select=select, cache=cache, progress=progress)
     t_embed = time.perf_counter() - t0
@@ -220,7 +226,14 @@ def run_pairs(
         )
     a = np.stack([embs[p.a].vector for p in pairset.pairs])
     b = np.stack([embs[p.b].vector for p in pairset.pairs])
-    scores = np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0).astype(np.float64)
+    if metric == "cosine":
+        scores = np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0).astype(np.float64)
+    elif metric == "euclidean":
+        na = np.array([embs[p.a].norm for p in pairset.pairs])[:, None]
+        nb = np.array([embs[p.b].norm for p in pairset.pairs])[:, None]
+        scores = -np.linalg.norm(a * na - b * nb, axis=1).astype(np.float64)
+    else:
+        raise InvalidInput(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
     labels = np.array([p.same for p in pairset.pairs])
     folds = np.array([p.fold for p in pairset.pairs])
     report: dict[str, Any] = {
@@ -232,6 +245,7 @@ def run_pairs(
         "model": pipeline.model_tag,
         "pipeline": pipeline.config.signature() if pipeline.config else pipeline.model_tag,
         "face_selection": select,
+        "metric": metric,
     }
     if pairset.n_folds >= 2:
         kf = metrics.kfold_accuracy(scores, labels, folds)

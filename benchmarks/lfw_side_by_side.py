@@ -1,0 +1,89 @@
+"""LFW View 2 through one protocol runner: faceprint's default pipeline and face_recognition 1.3.0
+(its documented defaults: HOG detector upsampled once, 5-point landmarks, one jitter, Euclidean
+distance), in one run. Prints both rows and writes benchmarks/results/lfw_side_by_side.json.
+
+Both use the same no-face policy (a central box) and the same face selection (nearest the centre),
+so the rows differ only by the pipelines.
+
+    scripts/bootstrap.sh bench && .venv/bin/python benchmarks/lfw_side_by_side.py [--pairs pairs.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+from _common import SHARED, write_result
+
+from faceprint.eval.embedding_cache import EmbeddingCache
+from faceprint.eval.protocols.pairs import public_report, read_lfw_pairs, run_pairs
+from faceprint.types import Box, Detection, Embedding, Face
+
+
+class FaceRecognitionPeer:
+    """face_recognition 1.3.0 behind the interface the protocol runner uses (process → faces)."""
+
+    model_tag = "face_recognition@1.3.0"
+    config = None
+
+    def __init__(self) -> None:
+        import face_recognition
+
+        self.fr = face_recognition
+
+    def process(self, image, *, boxes=None, embed=True):
+        if boxes is None:
+            locs = self.fr.face_locations(image)  # defaults: 1 upsample, hog
+        else:
+            locs = [(int(b.y1), int(b.x2), int(b.y2), int(b.x1)) for b in boxes]  # css order
+        encs = self.fr.face_encodings(image, known_face_locations=locs)  # defaults: 1 jitter, small
+        faces = []
+        for (top, right, bottom, left), enc in zip(locs, encs):
+            v = np.asarray(enc, np.float32)
+            det = Detection(Box(left, top, right, bottom), 1.0, detector="face_recognition")
+            faces.append(Face(detection=det, embedding=Embedding(v, self.model_tag, norm=float(np.linalg.norm(v)))))
+        return faces
+
+
+def row(name, rep):
+    far = {op["target_far"]: op for op in rep["tar_at_far"]}
+    return (f"{name:<28}{rep['accuracy']:.4f} ± {rep['std_error']:.4f}  AUC {rep['roc_auc']:.5f}  EER {rep['eer']:.4f}  "
+            f"TAR@1e-2 {far[0.01]['tar']:.4f}  TAR@1e-3 {far[0.001]['tar']:.4f}  no-face {rep['no_face']['count']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pairs", default="pairs.txt")
+    ap.add_argument("--skip-peer", action="store_true")
+    args = ap.parse_args()
+    from faceprint.api import default_pipeline
+
+    root = SHARED / "lfw"
+    pairset = read_lfw_pairs(root / args.pairs, root)
+    cache = EmbeddingCache()
+    rows = {}
+    t = time.perf_counter()
+    rows["faceprint"] = public_report(run_pairs(pairset, default_pipeline(), cache=cache))
+    rows["faceprint"]["seconds"] = time.perf_counter() - t
+    print(row("faceprint (default)", rows["faceprint"]), flush=True)
+    if not args.skip_peer:
+        t = time.perf_counter()
+        peer = FaceRecognitionPeer()
+        rows["face_recognition"] = public_report(run_pairs(pairset, peer, cache=cache, metric="euclidean"))
+        rows["face_recognition"]["seconds"] = time.perf_counter() - t
+    print()
+    print(f"LFW {args.pairs}: {len(pairset.pairs)} pairs, {pairset.n_folds}-fold protocol (mean ± standard error)")
+    for name, rep in rows.items():
+        print(row(name, rep))
+    fp = rows["faceprint"]["accuracy"]
+    verdict = {"target_accuracy": 0.9938, "meets_target": fp >= 0.9938}
+    if "face_recognition" in rows:
+        verdict["above_peer"] = fp > rows["face_recognition"]["accuracy"]
+    print(verdict)
+    write_result("lfw_side_by_side", {"pairs": args.pairs, "rows": rows, "verdict": verdict})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

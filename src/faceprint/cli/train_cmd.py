@@ -1,0 +1,49 @@
+"""``faceprint train CONFIG [--resume]``: train a face embedder from a TOML (or YAML) config.
+
+Needs the ``faceprint[train]`` extra (torch). See :mod:`faceprint.train.loop` for the config format.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a face embedder (needs faceprint[train])",
+        description="Train a face embedder from a TOML/YAML config; writes checkpoints, metrics and model.onnx "
+        "into the config's output_dir.",
+    )
+    p.add_argument("config", help="training config (.toml, or .yaml with PyYAML installed)")
+    p.add_argument("--resume", action="store_true", help="continue from output_dir/checkpoint_last.pt")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total (checkpointed)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError:
+        from faceprint.errors import ModelUnavailable
+
+        raise ModelUnavailable("training needs PyTorch: pip install 'faceprint[train]'") from None
+    from faceprint.train.loop import TrainConfig, train
+
+    config = TrainConfig.load(args.config)
+    if args.no_progress:
+        config.progress = False
+    result = train(config, resume=args.resume, max_steps=args.max_steps)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        state = "stopped early" if result.stopped_early else "done"
+        print(
+            f"{state}: {result.steps} steps, {result.epochs_completed} epochs, final loss {result.final_loss:.4f}\n"
+            f"checkpoint: {result.checkpoint}\nmetrics: {result.output_dir}/metrics.csv"
+            + (f"\nonnx: {result.onnx}" if result.onnx else "")
+        )
+    return 0

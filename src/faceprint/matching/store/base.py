@@ -1,0 +1,153 @@
+"""The gallery store protocol and the records it exchanges.
+
+A store is the durable source of truth of a gallery: identities, their enrolled faces (embedding,
+model tag, source content hash, box, quality, source name, time) and the gallery's model. Vector
+indexes (:mod:`faceprint.matching.index`) are caches rebuilt from it.
+
+Every store keeps a **change log**: each face added or removed gets a strictly increasing sequence
+number. ``stamp()`` returns ``(gallery uuid, last sequence)``; an index records the stamp it was
+built at and catches up with :meth:`GalleryStore.changes_since` instead of being rebuilt, so a
+deletion made by another process is seen by the next search.
+
+Implementations: :class:`~faceprint.matching.store.sqlite.SqliteStore` (embedded default) and
+:class:`~faceprint.matching.store.postgres.PostgresStore` (PostgreSQL + pgvector).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from faceprint.types import Box, Embedding
+
+
+@dataclass(frozen=True)
+class IdentityRecord:
+    id: int
+    name: str
+    metadata: dict[str, Any]
+    created: float  # unix time
+    n_faces: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "metadata": self.metadata, "created": self.created, "n_faces": self.n_faces}
+
+
+@dataclass(frozen=True)
+class NewFace:
+    """A face to store: its embedding and where it came from."""
+
+    embedding: Embedding
+    sha256: str  # of the source's bytes (file content, or the decoded array's bytes)
+    box: Box | None = None
+    quality: float | None = None  # detector score or a quality estimate
+    source: str | None = None  # file name/path as given, for re-embedding and display
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    id: int
+    identity_id: int
+    identity: str
+    model: str
+    sha256: str
+    box: Box | None
+    quality: float | None
+    source: str | None
+    created: float
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "identity": self.identity,
+            "model": self.model,
+            "sha256": self.sha256,
+            "box": None if self.box is None else [round(v, 2) for v in self.box.as_tuple()],
+            "quality": self.quality,
+            "source": self.source,
+            "created": self.created,
+        }
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """Outcome of storing one :class:`NewFace`: its face id, and whether it was already there
+    (same identity, model and content hash: the existing face's id is returned)."""
+
+    face_id: int
+    identity_id: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    op: str  # "add" or "del"
+    face_id: int
+    identity_id: int
+
+
+@runtime_checkable
+class GalleryStore(Protocol):
+    """What :class:`~faceprint.matching.gallery.Gallery` needs from a storage backend.
+
+    Every method that writes runs in one transaction: it either happens entirely or not at all.
+    Storage failures raise :class:`~faceprint.errors.GalleryError`.
+    """
+
+    #: Where the store lives (a file path or a connection URL without password), for messages.
+    location: str
+    #: True when :meth:`search` is a real (indexed) vector search and no local index is needed.
+    native_search: bool
+
+    def model(self) -> tuple[str, int] | None:
+        """The gallery's embedding model tag and dimension, or None while it holds no face."""
+
+    def stamp(self) -> tuple[str, int]:
+        """``(gallery uuid, last change-log sequence)``."""
+
+    def changes_since(self, seq: int) -> list[Change] | None:
+        """Face additions/removals after ``seq``, in order; None when the log no longer reaches
+        back that far (the caller must rebuild)."""
+
+    def add_faces(self, name: str, faces: Sequence[NewFace], *, metadata: dict[str, Any] | None = None) -> list[AddResult]:
+        """Store ``faces`` for identity ``name`` (created when new) in one transaction.
+
+        Refuses (GalleryError) embeddings of a model other than the gallery's; the first face stored
+        sets the gallery's model.
+        """
+
+    def delete_identity(self, name: str) -> int:
+        """Delete an identity and all its faces; returns the number of faces removed (KeyError
+        when unknown)."""
+
+    def delete_faces(self, face_ids: Sequence[int]) -> int: ...
+
+    def identities(self) -> list[IdentityRecord]: ...
+
+    def identity(self, name: str) -> IdentityRecord | None: ...
+
+    def identity_names(self, ids: Sequence[int]) -> dict[int, str]: ...
+
+    def faces(self, name: str | None = None, *, with_vectors: bool = False) -> list[FaceRecord]: ...
+
+    def iter_faces(self, *, batch: int = 10000, with_vectors: bool = True) -> Iterator[list[FaceRecord]]: ...
+
+    def count(self) -> tuple[int, int]:
+        """(number of identities, number of faces)."""
+
+    def vectors(self, face_ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(face_ids int64, identity_ids int64, vectors float32 (n, d))`` of the given faces
+        (all faces when None), in face-id order."""
+
+    def replace_model(self, model: str, dim: int, vectors: dict[int, np.ndarray]) -> None:
+        """Re-embedding: in one transaction, give every face in ``vectors`` its new embedding,
+        delete the faces not in it, and make ``model`` the gallery's model."""
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(scores, face_ids, identity_ids)`` each (n, k), best first, padded with -inf / -1."""
+
+    def close(self) -> None: ...

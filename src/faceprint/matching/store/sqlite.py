@@ -1,0 +1,576 @@
+"""The embedded default gallery store: one SQLite file.
+
+* WAL journal (readers never block the writer), ``foreign_keys=ON``, ``busy_timeout`` 30 s,
+  ``synchronous=FULL`` (a committed enrollment survives a power cut, not only a killed process).
+* Every write is one ``BEGIN IMMEDIATE`` transaction, so two processes enrolling at once serialise
+  instead of failing or interleaving.
+* A ``schema_version`` table and an ordered list of migrations: opening a gallery made by an older
+  faceprint upgrades it in one transaction; one made by a newer faceprint is refused.
+* SQLite failures become :class:`~faceprint.errors.GalleryError` with a message saying what to do
+  (read-only file, full disk, locked, not a gallery / corrupted).
+
+Schema (version 1): ``identities`` (id, unique name, JSON metadata, created), ``faces`` (id,
+identity FK ``ON DELETE CASCADE``, model tag, dim, float32 little-endian embedding BLOB, sha256 of
+the source bytes, box x1..y2, quality, source name, created; unique per identity+model+sha256),
+``gallery_meta`` (uuid, model, dim, created), ``face_log`` (change log filled by triggers, read by
+indexes to catch up).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from faceprint.errors import GalleryError, UnknownIdentity
+from faceprint.matching.store.base import AddResult, Change, FaceRecord, IdentityRecord, NewFace
+from faceprint.types import Box
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_S = 30.0
+_CHUNK = 900  # stays below SQLite's bound-parameter limit
+
+#: Ordered migrations; entry i brings the schema from version i to i + 1.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+        "CREATE TABLE gallery_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE identities (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created REAL NOT NULL)""",
+        """CREATE TABLE faces (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            embedding BLOB NOT NULL,
+            sha256 TEXT NOT NULL,
+            x1 REAL, y1 REAL, x2 REAL, y2 REAL,
+            quality REAL,
+            source TEXT,
+            created REAL NOT NULL,
+            UNIQUE (identity_id, model, sha256))""",
+        "CREATE INDEX faces_sha256 ON faces(sha256)",
+        """CREATE TABLE face_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            op TEXT NOT NULL,
+            face_id INTEGER NOT NULL,
+            identity_id INTEGER NOT NULL)""",
+        """CREATE TRIGGER faces_log_add AFTER INSERT ON faces BEGIN
+            INSERT INTO face_log(op, face_id, identity_id) VALUES ('add', NEW.id, NEW.identity_id); END""",
+        """CREATE TRIGGER faces_log_del AFTER DELETE ON faces BEGIN
+            INSERT INTO face_log(op, face_id, identity_id) VALUES ('del', OLD.id, OLD.identity_id); END""",
+        """CREATE TRIGGER faces_log_upd AFTER UPDATE OF embedding, identity_id ON faces BEGIN
+            INSERT INTO face_log(op, face_id, identity_id) VALUES ('del', OLD.id, OLD.identity_id);
+            INSERT INTO face_log(op, face_id, identity_id) VALUES ('add', NEW.id, NEW.identity_id); END""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def gallery_error(e: BaseException, location: str, action: str = "use") -> GalleryError:
+    """Translate a sqlite3 exception into a GalleryError that says what happened and what to do."""
+    name = str(getattr(e, "sqlite_errorname", "") or "")
+    msg = str(e)
+    low = msg.lower()
+    if "READONLY" in name or "readonly" in low or "read-only" in low:
+        text = (
+            f"cannot write the gallery {location}: the database file or its directory is read-only "
+            "(check permissions, or point --home / FACEPRINT_HOME at a writable directory)"
+        )
+    elif "FULL" in name or "disk is full" in low or "database or disk is full" in low:
+        text = f"cannot write the gallery {location}: the disk is full (free some space; nothing partial was kept)"
+    elif "BUSY" in name or "LOCKED" in name or "locked" in low:
+        text = (
+            f"the gallery {location} is locked by another process for longer than {BUSY_TIMEOUT_S:.0f} s; "
+            "try again when the other enrollment has finished"
+        )
+    elif "NOTADB" in name or "CORRUPT" in name or "not a database" in low or "malformed" in low:
+        text = (
+            f"{location} is not a faceprint gallery or is corrupted ({msg}); "
+            "restore it from an export (`faceprint gallery import`) or move it away to start a new one"
+        )
+    elif "CANTOPEN" in name or "unable to open" in low:
+        text = f"cannot open the gallery {location} ({msg}): check that the directory exists and is accessible"
+    elif "IOERR" in name or "disk i/o" in low:
+        text = f"disk I/O error on the gallery {location} ({msg}); the disk may be full or failing"
+    else:
+        text = f"cannot {action} the gallery {location}: {msg}"
+    err = GalleryError(text)
+    err.__cause__ = e
+    return err
+
+
+def _box_of(row: Sequence[Any]) -> Box | None:
+    if row[0] is None:
+        return None
+    return Box(row[0], row[1], row[2], row[3])
+
+
+class SqliteStore:
+    """A gallery in one SQLite file (created with its directory when missing).
+
+    Safe to share between threads (one connection per thread) and between processes (WAL +
+    ``BEGIN IMMEDIATE`` + busy timeout). After ``os.fork`` the child opens its own connections.
+    """
+
+    native_search = False
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._all_conns: list[sqlite3.Connection] = []
+        if not self.path.exists():
+            if not create:
+                raise GalleryError(f"no gallery at {self.path}")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise GalleryError(f"cannot create the gallery directory {self.path.parent}: {e}") from e
+        self._init_schema()
+
+    # ------------------------------------------------------------ connections
+
+    def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:  # forked: never reuse the parent's connections
+            self._local = threading.local()
+            self._pid = os.getpid()
+            self._all_conns = []
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            try:
+                c = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+                c.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                c.execute("PRAGMA foreign_keys = ON")
+                c.execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error as e:
+                raise gallery_error(e, self.location, "open") from e
+            self._local.conn = c
+            with self._lock:
+                self._all_conns.append(c)
+        return c
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): commit on success, roll back on error."""
+        c = self._conn()
+        try:
+            c.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise gallery_error(e, self.location, "write") from e
+        try:
+            yield c
+            c.execute("COMMIT")
+        except BaseException as e:
+            try:
+                c.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if isinstance(e, sqlite3.Error):
+                raise gallery_error(e, self.location, "write") from e
+            raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several reads."""
+        c = self._conn()
+        try:
+            c.execute("BEGIN")
+        except sqlite3.Error as e:
+            raise gallery_error(e, self.location, "read") from e
+        try:
+            yield c
+        except sqlite3.Error as e:
+            raise gallery_error(e, self.location, "read") from e
+        finally:
+            try:
+                c.execute("COMMIT")
+            except sqlite3.Error:
+                pass
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise gallery_error(e, self.location, "read") from e
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all_conns = self._all_conns, []
+        for c in conns:
+            try:
+                c.close()
+            except sqlite3.Error:  # pragma: no cover
+                pass
+        self._local = threading.local()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- schema
+
+    def _version(self, c: sqlite3.Connection) -> int:
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "schema_version" not in tables:
+            if tables - {"sqlite_sequence"}:
+                raise GalleryError(
+                    f"{self.location} is an SQLite database but not a faceprint gallery "
+                    f"(it has tables {sorted(tables)[:5]}); choose another --home or file"
+                )
+            return 0
+        row = c.execute("SELECT version FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    def _init_schema(self) -> None:
+        c = self._conn()
+        try:
+            version = self._version(c)
+            if version > SCHEMA_VERSION:
+                raise GalleryError(
+                    f"the gallery {self.location} has schema version {version}, newer than this faceprint "
+                    f"supports ({SCHEMA_VERSION}); upgrade faceprint"
+                )
+            if version == SCHEMA_VERSION:
+                return
+            if c.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                c.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as e:
+            raise gallery_error(e, self.location, "open") from e
+        with self._write() as w:
+            version = self._version(w)  # another process may have migrated meanwhile
+            for v in range(version, SCHEMA_VERSION):
+                for stmt in MIGRATIONS[v]:
+                    w.execute(stmt)
+                logger.info("gallery %s migrated to schema version %d", self.location, v + 1)
+            w.execute("DELETE FROM schema_version")
+            w.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
+            w.execute("INSERT OR IGNORE INTO gallery_meta(key, value) VALUES ('uuid', ?)", (uuid.uuid4().hex,))
+            w.execute("INSERT OR IGNORE INTO gallery_meta(key, value) VALUES ('created', ?)", (repr(time.time()),))
+
+    def schema_version(self) -> int:
+        return self._version(self._conn())
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` (``"ok"`` when sound) plus a foreign-key check."""
+        rows = self._q("PRAGMA integrity_check")
+        res = "; ".join(str(r[0]) for r in rows)
+        fk = self._q("PRAGMA foreign_key_check")
+        if fk:
+            res += f"; {len(fk)} foreign-key violation(s)"
+        return res
+
+    # ------------------------------------------------------------------ meta
+
+    def _meta(self, c: sqlite3.Connection, key: str) -> str | None:
+        row = c.execute("SELECT value FROM gallery_meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def model(self) -> tuple[str, int] | None:
+        rows = dict(self._q("SELECT key, value FROM gallery_meta WHERE key IN ('model', 'dim')"))
+        if "model" not in rows:
+            return None
+        return rows["model"], int(rows["dim"])
+
+    def stamp(self) -> tuple[str, int]:
+        with self._read() as c:
+            u = self._meta(c, "uuid") or ""
+            row = c.execute("SELECT seq FROM sqlite_sequence WHERE name='face_log'").fetchone()
+        return u, int(row[0]) if row else 0
+
+    def changes_since(self, seq: int) -> list[Change] | None:
+        with self._read() as c:
+            row = c.execute("SELECT seq FROM sqlite_sequence WHERE name='face_log'").fetchone()
+            last = int(row[0]) if row else 0
+            if seq > last:
+                return None
+            first = c.execute("SELECT MIN(seq) FROM face_log").fetchone()[0]
+            if first is not None and seq < int(first) - 1:
+                return None  # pruned: cannot catch up
+            if first is None and seq < last:
+                return None
+            rows = c.execute("SELECT seq, op, face_id, identity_id FROM face_log WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
+        return [Change(int(s), str(o), int(f), int(i)) for s, o, f, i in rows]
+
+    def prune_log(self) -> int:
+        """Forget the change log (indexes built before will be rebuilt). Returns rows removed."""
+        with self._write() as c:
+            return c.execute("DELETE FROM face_log").rowcount
+
+    # ---------------------------------------------------------------- writes
+
+    def _check_model(self, c: sqlite3.Connection, faces: Sequence[NewFace]) -> None:
+        if not faces:
+            return
+        tags = {(f.embedding.model, f.embedding.dim) for f in faces}
+        if len(tags) != 1:
+            raise GalleryError(f"cannot store embeddings of several models at once: {sorted(tags)}")
+        (tag, dim), = tags
+        model = self._meta(c, "model")
+        if model is not None:
+            gdim = int(self._meta(c, "dim") or 0)
+            if (model, gdim) == (tag, dim):
+                return
+            n = c.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+            if n:
+                raise GalleryError(
+                    f"the gallery {self.location} holds embeddings of model {model} ({gdim}-d); "
+                    f"refusing embeddings of {tag} ({dim}-d): models are never mixed. Use the gallery's "
+                    f"model, or re-embed the gallery with `faceprint gallery reembed`"
+                )
+        c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('model', ?)", (tag,))
+        c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('dim', ?)", (str(dim),))
+
+    def _identity_id(self, c: sqlite3.Connection, name: str, metadata: dict[str, Any] | None) -> int:
+        if not isinstance(name, str) or not name.strip():
+            from faceprint.errors import InvalidInput
+
+            raise InvalidInput(f"identity name must be a non-empty string, got {name!r}")
+        meta = json.dumps(metadata or {}, sort_keys=True)
+        c.execute("INSERT OR IGNORE INTO identities(name, metadata, created) VALUES (?, ?, ?)", (name, meta, time.time()))
+        if metadata:
+            c.execute("UPDATE identities SET metadata=? WHERE name=?", (meta, name))
+        return int(c.execute("SELECT id FROM identities WHERE name=?", (name,)).fetchone()[0])
+
+    def add_identity(self, name: str, metadata: dict[str, Any] | None = None) -> IdentityRecord:
+        with self._write() as c:
+            self._identity_id(c, name, metadata)
+        rec = self.identity(name)
+        assert rec is not None
+        return rec
+
+    def add_faces(self, name: str, faces: Sequence[NewFace], *, metadata: dict[str, Any] | None = None) -> list[AddResult]:
+        out: list[AddResult] = []
+        now = time.time()
+        with self._write() as c:
+            self._check_model(c, faces)
+            iid = self._identity_id(c, name, metadata)
+            for f in faces:
+                b = f.box.as_tuple() if f.box is not None else (None, None, None, None)
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO faces(identity_id, model, dim, embedding, sha256, x1, y1, x2, y2,"
+                    " quality, source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        iid, f.embedding.model, f.embedding.dim,
+                        np.ascontiguousarray(f.embedding.vector, dtype="<f4").tobytes(),
+                        f.sha256, *b,
+                        None if f.quality is None else float(f.quality), f.source, now,
+                    ),
+                )
+                if cur.rowcount == 1:
+                    out.append(AddResult(int(cur.lastrowid), iid, False))  # type: ignore[arg-type]
+                else:
+                    fid = c.execute(
+                        "SELECT id FROM faces WHERE identity_id=? AND model=? AND sha256=?",
+                        (iid, f.embedding.model, f.sha256),
+                    ).fetchone()[0]
+                    out.append(AddResult(int(fid), iid, True))
+        return out
+
+    def add_faces_bulk(self, groups: Sequence[tuple[str, Sequence[NewFace]]]) -> int:
+        """Many identities' faces in **one** transaction (imports, benchmarks): all or nothing.
+        Returns the number of faces stored (duplicates skipped)."""
+        now = time.time()
+        n = 0
+        with self._write() as c:
+            for name, faces in groups:
+                self._check_model(c, faces)
+                iid = self._identity_id(c, name, None)
+                rows = [
+                    (iid, f.embedding.model, f.embedding.dim, np.ascontiguousarray(f.embedding.vector, dtype="<f4").tobytes(),
+                     f.sha256, *(f.box.as_tuple() if f.box is not None else (None, None, None, None)),
+                     None if f.quality is None else float(f.quality), f.source, now)
+                    for f in faces
+                ]
+                before = c.total_changes
+                c.executemany(
+                    "INSERT OR IGNORE INTO faces(identity_id, model, dim, embedding, sha256, x1, y1, x2, y2,"
+                    " quality, source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+                n += (c.total_changes - before) // 2  # each insert also writes one change-log row
+        return n
+
+    def delete_identity(self, name: str) -> int:
+        with self._write() as c:
+            row = c.execute("SELECT id FROM identities WHERE name=?", (name,)).fetchone()
+            if row is None:
+                raise UnknownIdentity(f"no identity named {name!r} in the gallery {self.location}")
+            n = c.execute("SELECT COUNT(*) FROM faces WHERE identity_id=?", (row[0],)).fetchone()[0]
+            c.execute("DELETE FROM identities WHERE id=?", (row[0],))
+        return int(n)
+
+    def delete_faces(self, face_ids: Sequence[int]) -> int:
+        n = 0
+        ids = [int(i) for i in face_ids]
+        with self._write() as c:
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                n += c.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk).rowcount
+        return n
+
+    def replace_model(self, model: str, dim: int, vectors: dict[int, np.ndarray]) -> None:
+        with self._write() as c:
+            existing = [r[0] for r in c.execute("SELECT id FROM faces")]
+            gone = [i for i in existing if i not in vectors]
+            for i in range(0, len(gone), _CHUNK):
+                chunk = gone[i : i + _CHUNK]
+                c.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            for fid, vec in vectors.items():
+                v = np.ascontiguousarray(vec, dtype="<f4").reshape(-1)
+                if v.size != dim:
+                    raise GalleryError(f"re-embedding produced a {v.size}-d vector for face {fid}, expected {dim}")
+                c.execute("UPDATE faces SET embedding=?, model=?, dim=? WHERE id=?", (v.tobytes(), model, dim, int(fid)))
+            c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('model', ?)", (model,))
+            c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('dim', ?)", (str(dim),))
+
+    # ----------------------------------------------------------------- reads
+
+    def count(self) -> tuple[int, int]:
+        with self._read() as c:
+            ni = c.execute("SELECT COUNT(*) FROM identities").fetchone()[0]
+            nf = c.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
+        return int(ni), int(nf)
+
+    def identities(self) -> list[IdentityRecord]:
+        rows = self._q(
+            "SELECT i.id, i.name, i.metadata, i.created, COUNT(f.id) FROM identities i "
+            "LEFT JOIN faces f ON f.identity_id = i.id GROUP BY i.id ORDER BY i.name"
+        )
+        return [IdentityRecord(int(r[0]), r[1], json.loads(r[2]), float(r[3]), int(r[4])) for r in rows]
+
+    def identity(self, name: str) -> IdentityRecord | None:
+        rows = self._q(
+            "SELECT i.id, i.name, i.metadata, i.created, (SELECT COUNT(*) FROM faces f WHERE f.identity_id = i.id) "
+            "FROM identities i WHERE i.name = ?",
+            (name,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return IdentityRecord(int(r[0]), r[1], json.loads(r[2]), float(r[3]), int(r[4]))
+
+    def identity_names(self, ids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        uniq = sorted({int(i) for i in ids if int(i) >= 0})
+        for i in range(0, len(uniq), _CHUNK):
+            chunk = uniq[i : i + _CHUNK]
+            for iid, name in self._q(f"SELECT id, name FROM identities WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+                out[int(iid)] = name
+        return out
+
+    def find_faces_by_hash(self, model: str, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Which ``(identity name, sha256)`` pairs are already enrolled with ``model``: their face ids."""
+        out: dict[tuple[str, str], int] = {}
+        shas = sorted({s for _, s in pairs})
+        want = set(pairs)
+        for i in range(0, len(shas), _CHUNK):
+            chunk = shas[i : i + _CHUNK]
+            rows = self._q(
+                f"SELECT i.name, f.sha256, f.id FROM faces f JOIN identities i ON i.id = f.identity_id "
+                f"WHERE f.model = ? AND f.sha256 IN ({','.join('?' * len(chunk))})",
+                (model, *chunk),
+            )
+            for name, sha, fid in rows:
+                if (name, sha) in want:
+                    out[(name, sha)] = int(fid)
+        return out
+
+    _FACE_COLS = "f.id, f.identity_id, i.name, f.model, f.sha256, f.x1, f.y1, f.x2, f.y2, f.quality, f.source, f.created, f.dim"
+
+    def _face(self, r: Sequence[Any], blob: bytes | None) -> FaceRecord:
+        vec = None
+        if blob is not None:
+            vec = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+        return FaceRecord(
+            id=int(r[0]), identity_id=int(r[1]), identity=r[2], model=r[3], sha256=r[4], box=_box_of(r[5:9]),
+            quality=r[9], source=r[10], created=float(r[11]), vector=vec,
+        )
+
+    def faces(self, name: str | None = None, *, with_vectors: bool = False) -> list[FaceRecord]:
+        cols = self._FACE_COLS + (", f.embedding" if with_vectors else "")
+        sql = f"SELECT {cols} FROM faces f JOIN identities i ON i.id = f.identity_id"
+        params: tuple[Any, ...] = ()
+        if name is not None:
+            sql += " WHERE i.name = ?"
+            params = (name,)
+        rows = self._q(sql + " ORDER BY f.id", params)
+        return [self._face(r, r[13] if with_vectors else None) for r in rows]
+
+    def iter_faces(self, *, batch: int = 10000, with_vectors: bool = True) -> Iterator[list[FaceRecord]]:
+        last = -1
+        cols = self._FACE_COLS + (", f.embedding" if with_vectors else "")
+        while True:
+            rows = self._q(
+                f"SELECT {cols} FROM faces f JOIN identities i ON i.id = f.identity_id WHERE f.id > ? ORDER BY f.id LIMIT ?",
+                (last, batch),
+            )
+            if not rows:
+                return
+            yield [self._face(r, r[13] if with_vectors else None) for r in rows]
+            last = int(rows[-1][0])
+
+    def vectors(self, face_ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m = self.model()
+        dim = m[1] if m else 0
+        with self._read() as c:
+            if face_ids is None:
+                rows = c.execute("SELECT id, identity_id, embedding FROM faces ORDER BY id").fetchall()
+            else:
+                ids = sorted({int(i) for i in face_ids})
+                rows = []
+                for i in range(0, len(ids), _CHUNK):
+                    chunk = ids[i : i + _CHUNK]
+                    rows += c.execute(
+                        f"SELECT id, identity_id, embedding FROM faces WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                        chunk,
+                    ).fetchall()
+        n = len(rows)
+        fids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+        iids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
+        if n == 0:
+            return fids, iids, np.zeros((0, dim), np.float32)
+        mat = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").astype(np.float32).reshape(n, -1)
+        return fids, iids, mat
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Exact search straight from the file (slow: for checks; the gallery uses an index)."""
+        from faceprint.matching.index.flat import FlatIndex
+
+        idx = FlatIndex()
+        fids, iids, mat = self.vectors()
+        if len(fids):
+            idx.add(fids, iids, mat)
+        return idx.search(queries, k)
+
+    # ------------------------------------------------------------ utilities
+
+    def backup_to(self, dest: str | os.PathLike[str]) -> Path:
+        """A consistent copy of the whole gallery into a new SQLite file (online backup API)."""
+        d = Path(dest)
+        try:
+            target = sqlite3.connect(d)
+            try:
+                self._conn().backup(target)
+            finally:
+                target.close()
+        except sqlite3.Error as e:
+            raise gallery_error(e, str(d), "export") from e
+        return d

@@ -1,0 +1,79 @@
+"""The CLI end to end on real photos (exit codes: 0 ok, 1 no face / no match, 2 bad input)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from faceprint.cli.main import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def ex(fr_examples):
+    return fr_examples / "examples"
+
+
+def test_detect_json_and_draw(capsys, ex, tmp_path):
+    code, out, _ = run(capsys, "detect", str(ex / "two_people.jpg"), "--json", "--draw", str(tmp_path / "drawn.jpg"))
+    assert code == 0
+    res = json.loads(out)["results"][0]
+    assert len(res["faces"]) == 2
+    areas = [(f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]) for f in res["faces"]]
+    assert areas == sorted(areas, reverse=True)  # most prominent first
+    assert (tmp_path / "drawn.jpg").stat().st_size > 1000
+
+
+def test_detect_no_face_exit_1(capsys, detection_dlib):
+    code, out, _ = run(capsys, "detect", str(detection_dlib / "dogs.jpg"))
+    assert code == 1 and "0 face(s)" in out
+
+
+def test_detect_corrupt_exit_2(capsys, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    code, out, _ = run(capsys, "detect", str(bad), "--json")
+    assert code == 2
+    err = json.loads(out)["results"][0]["error"]
+    assert err["code"] == "invalid_image" and "bad.jpg" in err["message"]
+
+
+def test_verify_same_and_different(capsys, ex):
+    code, out, _ = run(capsys, "verify", str(ex / "obama.jpg"), str(ex / "obama2.jpg"), "--json")
+    res = json.loads(out)
+    assert code == 0 and res["is_match"] and "model card default" in res["threshold_source"]
+    code, out, _ = run(capsys, "verify", str(ex / "obama.jpg"), str(ex / "biden.jpg"))
+    assert code == 1 and "DIFFERENT" in out
+
+
+def test_verify_missing_file_exit_2(capsys, ex, tmp_path):
+    code, _, err = run(capsys, "verify", str(ex / "obama.jpg"), str(tmp_path / "nope.jpg"))
+    assert code == 2 and "nope.jpg" in err
+
+
+def test_embed_npz(capsys, ex, tmp_path):
+    import numpy as np
+
+    code, out, _ = run(capsys, "embed", str(ex / "obama.jpg"), str(ex / "biden.jpg"), "--out", str(tmp_path / "e.npz"), "--no-progress")
+    assert code == 0
+    z = np.load(tmp_path / "e.npz")
+    assert z["embeddings"].shape == (2, 128)
+    np.testing.assert_allclose(np.linalg.norm(z["embeddings"], axis=1), 1, atol=1e-5)
+
+
+def test_models_lists_cards(capsys):
+    code, out, _ = run(capsys, "models", "--json")
+    names = {m["name"]: m for m in json.loads(out)["models"]}
+    assert code == 0 and names["dlib_resnet_v1"]["installed"]
+    assert names["dlib_resnet_v1"]["default_threshold"] is not None
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "faceprint.cli.main", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "detect" in out.stdout and "verify" in out.stdout

@@ -1,0 +1,141 @@
+"""`faceprint enroll / identify / gallery ... / cluster` through the CLI entry point, with a fake
+pipeline installed as the default (no model) and PNG files decoded by faceprint.io."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "matching"))
+from gallery_fakes import FakePipeline, save_png  # noqa: E402
+
+import faceprint.api as api  # noqa: E402
+from faceprint.cli.main import main  # noqa: E402
+
+
+@pytest.fixture
+def fake_pipeline():
+    pipe = FakePipeline()
+    api.set_default_pipeline(pipe)
+    yield pipe
+    api.set_default_pipeline(None)
+
+
+@pytest.fixture
+def people(tmp_path: Path) -> Path:
+    root = tmp_path / "people"
+    for p, name in enumerate(["ada", "bob", "cy"], start=1):
+        for v in range(2):
+            save_png(root / name / f"{v}.png", p, v)
+    save_png(root / "bob" / "group.png", 2, 5, n_faces=2)  # refused: two faces
+    (root / "cy" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    (root / "notes.txt").write_text("ignored")
+    return root
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_bulk_enroll_identify_and_manage(fake_pipeline, people: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    home = str(tmp_path / "home")
+    code, out, err = run(capsys, "enroll", "--folders", str(people), "--home", home)
+    assert code == 1  # some images failed
+    lines = out.strip().splitlines()
+    assert sum(line.startswith("enrolled") for line in lines) == 6
+    assert any(line.startswith("error") and "group.png" in line and "2 faces" in line for line in lines)
+    assert any(line.startswith("error") and "broken.jpg" in line for line in lines)
+    assert "6 enrolled, 0 already there, 2 failed" in err
+
+    # a second run enrolls nothing new
+    code, out, _ = run(capsys, "enroll", "--folders", str(people), "--home", home, "--json", "--no-progress")
+    assert json.loads(out)["counts"] == {"enrolled": 0, "duplicate": 6, "error": 2}
+
+    # FACEPRINT_HOME is used when --home is absent
+    monkeypatch.setenv("FACEPRINT_HOME", home)
+    code, out, _ = run(capsys, "gallery", "list", "--json")
+    assert {p["name"]: p["n_faces"] for p in json.loads(out)["identities"]} == {"ada": 2, "bob": 2, "cy": 2}
+
+    probe = save_png(tmp_path / "probe.png", 2, 9, n_faces=2)  # bob + person 3 (cy)
+    stranger = save_png(tmp_path / "stranger.png", 50, 1)
+    code, out, _ = run(capsys, "identify", str(probe), str(stranger), "--threshold", "0.7")
+    assert code == 0
+    assert "bob  (score" in out and "cy  (score" in out and "unknown  (closest" in out
+    code, out, _ = run(capsys, "identify", str(probe), "--json", "-k", "2", "--threshold", "0.7")
+    faces = json.loads(out)["results"][0]["faces"]
+    assert [f["identity"] for f in faces] == ["bob", "cy"] and len(faces[0]["candidates"]) == 2
+    assert faces[0]["box"] and faces[0]["score"] >= 0.7
+    code, _, _ = run(capsys, "identify", str(stranger), "--threshold", "0.7")
+    assert code == 1  # nobody identified
+
+    code, out, _ = run(capsys, "gallery", "show", "bob")
+    assert "bob: 2 face(s)" in out and "0.png" in out
+    code, out, _ = run(capsys, "gallery", "info", "--json")
+    info = json.loads(out)
+    assert info["identities"] == 3 and info["faces"] == 6 and info["model"] == "fake@1"
+
+    export = tmp_path / "g.faceprint"
+    assert run(capsys, "gallery", "export", str(export))[0] == 0
+    assert run(capsys, "gallery", "remove", "bob", "nobody")[0] == 1
+    code, out, _ = run(capsys, "identify", str(probe), "--json", "--threshold", "0.7")
+    assert [f["identity"] for f in json.loads(out)["results"][0]["faces"]] == [None, "cy"]
+    code, out, _ = run(capsys, "gallery", "import", str(export), "--json")
+    assert json.loads(out) == {"identities": 3, "faces_added": 2, "duplicates": 4}
+    code, out, _ = run(capsys, "identify", str(probe), "--json", "--threshold", "0.7")
+    assert [f["identity"] for f in json.loads(out)["results"][0]["faces"]][0] == "bob"
+
+
+def test_enroll_names_and_select(fake_pipeline, tmp_path: Path, capsys) -> None:
+    home = str(tmp_path / "home")
+    group = save_png(tmp_path / "group.png", 4, 0, n_faces=2)
+    code, out, _ = run(capsys, "enroll", "dee", str(group), "--home", home)
+    assert code == 1 and "2 faces found" in out
+    code, out, _ = run(capsys, "enroll", "dee", str(group), "--select", "largest", "--home", home)
+    assert code == 0 and out.startswith("enrolled")
+    code, _, err = run(capsys, "enroll", "dee", "--home", home)
+    assert code == 2 and "usage" in err
+    code, _, err = run(capsys, "enroll", "x", str(group), "--folders", str(tmp_path), "--home", home)
+    assert code == 2
+    code, out, err = run(capsys, "identify", str(tmp_path / "missing.png"), "--home", home)
+    assert code == 2 and "missing.png" in err
+
+
+def test_gallery_reembed_cli(fake_pipeline, people: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    home = str(tmp_path / "home")
+    run(capsys, "enroll", "--folders", str(people), "--home", home, "--no-progress")
+    api.set_default_pipeline(FakePipeline("fake@9"))
+    code, out, _ = run(capsys, "gallery", "reembed", "--home", home, "--json")
+    assert code == 0 and json.loads(out)["reembedded"] == 6 and json.loads(out)["model_to"] == "fake@9"
+
+
+def test_cluster_writes_json_and_contact_sheet(fake_pipeline, tmp_path: Path, capsys) -> None:
+    photos = tmp_path / "photos"
+    for p in range(3):
+        for v in range(3):
+            save_png(photos / f"{p}_{v}.png", p, v)
+    save_png(photos / "sub" / "group.png", 0, 9, n_faces=2)  # persons 0 and 1
+    (photos / "broken.png").write_bytes(b"nope")
+    out = tmp_path / "out"
+    for method in ("chinese_whispers", "dbscan"):
+        code, stdout, _ = run(capsys, "cluster", str(photos), "--out", str(out / method), "--method", method,
+                              "--threshold", "0.7", "--no-progress")
+        assert code == 0
+        res = json.loads((out / method / "clusters.json").read_text())
+        assert res["n_faces"] == 11 and res["n_clusters"] == 3 and res["threshold"] == pytest.approx(0.7)
+        groups = sorted(sorted(f["image"] for f in c["faces"]) for c in res["clusters"])
+        assert groups == [
+            ["0_0.png", "0_1.png", "0_2.png", "sub/group.png"],
+            ["1_0.png", "1_1.png", "1_2.png", "sub/group.png"],
+            ["2_0.png", "2_1.png", "2_2.png"],
+        ]
+        assert len(res["errors"]) == 1 and "broken.png" in res["errors"][0]["image"]
+        html = (out / method / "index.html").read_text()
+        assert html.count("<section>") == 3 and html.count("<img") == 11
+        for c in res["clusters"]:
+            for f in c["faces"]:
+                assert (out / method / f["thumb"]).stat().st_size > 0

@@ -1,0 +1,94 @@
+"""A deterministic fake pipeline for gallery tests (no model): an image's pixel (0, 0) encodes
+``(person, variant, n_faces)``; face j of an image is person ``(person + j) % 256``; embeddings are
+a per-person centre plus a small per-(variant, face) perturbation, so faces of one person score
+~0.95 and of different people ~0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from faceprint.types import Box, Detection, Embedding, Face
+
+DIM = 32
+MODEL = "fake@1"
+
+
+def centre(person: int, dim: int = DIM) -> np.ndarray:
+    v = np.random.default_rng(10_000 + person).standard_normal(dim)
+    return v / np.linalg.norm(v)
+
+
+def vector(person: int, variant: int, face: int = 0, dim: int = DIM, spread: float = 0.2) -> np.ndarray:
+    noise = np.random.default_rng(1_000_000 + 1000 * variant + face).standard_normal(dim) / np.sqrt(dim)
+    v = centre(person, dim) + spread * noise
+    return (v / np.linalg.norm(v)).astype(np.float32)
+
+
+def make_image(person: int, variant: int = 0, n_faces: int = 1) -> np.ndarray:
+    img = np.full((16, 16 + 10 * max(n_faces, 1), 3), 128, np.uint8)
+    img[0, 0] = (person, variant, n_faces)
+    img[1, 1] = (variant * 7 % 256, person * 3 % 256, 1)  # makes (person, variant) images distinct
+    return img
+
+
+def save_png(path: Path, person: int, variant: int = 0, n_faces: int = 1) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(make_image(person, variant, n_faces)).save(path)
+    return path
+
+
+class FakePipeline:
+    def __init__(self, model_tag: str = MODEL, dim: int = DIM) -> None:
+        self.model_tag = model_tag
+        self.dim = dim
+        self.calls = 0
+
+    def process(self, image: np.ndarray, *, boxes: Sequence[Box] | None = None, embed: bool = True) -> list[Face]:
+        return next(self.process_many([image], boxes=[boxes] if boxes is not None else None, embed=embed))
+
+    def process_many(self, images: Iterable[np.ndarray], *, boxes=None, embed: bool = True) -> Iterator[list[Face]]:
+        for k, image in enumerate(images):
+            self.calls += 1
+            person, variant, n = (int(x) for x in image[0, 0])
+            faces = []
+            for j in range(n):
+                box = Box(10 * j, 0, 10 * j + 8 + (n - j), 8 + (n - j))  # face 0 is the largest
+                if boxes is not None and boxes[k] is not None:
+                    box = boxes[k][0]
+                emb = Embedding(vector((person + j) % 256, variant, j, self.dim), model=self.model_tag)
+                faces.append(Face(detection=Detection(box, score=0.9 - 0.1 * j, detector="fake"), embedding=emb if embed else None))
+            yield faces
+
+
+def open_store(spec: tuple[str, str, str | None]):
+    """A store from a picklable spec ``(backend, location, schema)`` (for child processes)."""
+    backend, location, schema = spec
+    if backend == "sqlite":
+        from faceprint.matching.store.sqlite import SqliteStore
+
+        return SqliteStore(location)
+    from faceprint.matching.store.postgres import PostgresStore
+
+    return PostgresStore(location, schema=schema or "faceprint")
+
+
+def enroll_worker(spec: tuple[str, str, str | None], worker: int, n: int) -> list[int]:
+    """Child process body: enroll ``n`` images, alternating between a name shared by all workers
+    and the worker's own name, through a Gallery; returns the face ids it was told were stored."""
+    from faceprint.matching.gallery import Gallery
+
+    store = open_store(spec)
+    g = Gallery(home=None, pipeline=FakePipeline(), store=store, threshold=0.7, persist_index=False)
+    ids = []
+    for i in range(n):
+        name = "shared" if i % 2 == 0 else f"worker{worker}"
+        person = 200 if name == "shared" else worker
+        r = g.enroll(name, Embedding(vector(person, worker * 100 + i), model=MODEL))
+        ids.extend(r.face_ids)
+    store.close()
+    return ids
