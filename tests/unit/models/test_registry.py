@@ -43,6 +43,8 @@ def test_builtin_models_are_registered_with_cards():
     for expected in ("dlib_hog", "mtcnn", "dlib_shape5", "dlib_resnet_v1", "onnx_arcface"):
         assert expected in names
     for c in registry.list_models():
+        if c.name not in registry_builtin_names():
+            continue
         assert c.license and c.version and c.task in ("detector", "landmarker", "embedder", "analyzer")
         if c.source.package:  # shipped weights carry a checksum
             assert c.source.sha256 and len(c.source.sha256) == 64
@@ -58,3 +60,17 @@ def test_import_loads_nothing():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def registry_builtin_names():
+    return {"dlib_hog", "dlib_mmod", "mtcnn", "dlib_shape5", "dlib_shape68", "dlib_resnet_v1", "onnx_arcface", "fer_mini_xception"}
+
+
+def test_card_threshold_matches_shipped_calibration():
+    from faceprint.matching.thresholds import resolve_threshold, shipped_calibration
+
+    card = registry.get_card("dlib_resnet_v1")
+    cal = shipped_calibration("dlib_resnet_v1")
+    assert cal.model == card.tag and abs(cal.threshold_ - card.default_threshold) < 1e-6
+    assert cal.n_impostor_ == 1100 and "pairsDevTrain" in cal.source_
+    assert resolve_threshold(card.tag, home="/nonexistent").source.startswith("model card default")
