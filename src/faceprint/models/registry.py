@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -72,6 +73,19 @@ def _load_builtins() -> None:
                 continue
             raise
     _builtins_loaded = True
+    _load_user_cards()
+
+
+def _load_user_cards() -> None:
+    """Register user models whose card files are listed in ``$FACEPRINT_MODEL_CARDS``
+    (separated by the OS path separator), e.g. models exported by ``faceprint train``."""
+    env = os.environ.get("FACEPRINT_MODEL_CARDS", "")
+    if not env:
+        return
+    from faceprint.models.embedders.onnx_arcface import register_from_card_file
+
+    for path in filter(None, env.split(os.pathsep)):
+        register_from_card_file(path)
 
 
 def list_models(task: str | None = None) -> list[ModelCard]:

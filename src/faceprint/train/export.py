@@ -34,6 +34,8 @@ def export_onnx(
     opset: int = 17,
     check: bool = True,
     atol: float = 1e-3,
+    name: str | None = None,
+    version: str = "1",
 ) -> Path:
     """Write ``model`` (eval mode, CPU, float32) to ``path`` as ONNX with a dynamic batch axis.
 
@@ -87,4 +89,36 @@ def export_onnx(
         "normalized_output": False,
     }
     atomic_write_bytes(path.with_name(path.name + ".json"), json.dumps(meta, indent=2).encode())
+    # A model card that `faceprint.models.embedders.onnx_arcface.register_from_card_file` reads, so
+    # the exported network can be named in a pipeline like any built-in embedder.
+    from faceprint.models.sources import sha256_file
+
+    card = {
+        "name": name or path.stem,
+        "path": path.name,
+        "version": version,
+        "input_size": [size, size],
+        "mean": [MEAN] * 3,
+        "std": [STD] * 3,
+        "color_order": "RGB",
+        "layout": "NCHW",
+        "template": "arcface_112",
+        "embedding_dim": dim,
+        "sha256": sha256_file(path),
+        "license": "trained with faceprint; the licence of its training data applies",
+    }
+    atomic_write_bytes(card_path(path), json.dumps(card, indent=2).encode())
     return path
+
+
+def card_path(onnx_path: str | Path) -> Path:
+    """Where :func:`export_onnx` writes the model card of an exported file."""
+    p = Path(onnx_path)
+    return p.with_name(p.stem + ".card.json")
+
+
+def register_exported(onnx_path: str | Path):
+    """Register an exported model as an embedder (by the name in its card); returns the card."""
+    from faceprint.models.embedders.onnx_arcface import register_from_card_file
+
+    return register_from_card_file(card_path(onnx_path))
