@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401  (availability check)
     except ModuleNotFoundError:
         from faceprint.errors import ModelUnavailable
 

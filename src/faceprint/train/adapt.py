@@ -124,64 +124,21 @@ def verification_pairs(
 
 
 # --------------------------------------------------------------------------------------- metrics
-def roc_auc(scores: np.ndarray, same: np.ndarray) -> float:
-    """Area under the ROC curve (Mann–Whitney statistic, ties counted half)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
-    sorted_scores = scores[order]
-    # average ranks over ties
-    _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2.0
-    ranks[order] = np.repeat(avg, counts)
-    n_pos, n_neg = int(same.sum()), int((~same).sum())
-    if n_pos == 0 or n_neg == 0:
-        raise InvalidInput("AUC needs positive and negative pairs")
-    return float((ranks[same].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
-def tar_at_far(scores: np.ndarray, same: np.ndarray, far: float) -> float:
-    """True-accept rate at the smallest threshold whose false-accept rate is at most ``far``
-    (accept when score > threshold)."""
-    neg = np.sort(scores[~same])[::-1]
-    k = int(np.floor(far * len(neg)))
-    thr = neg[k] if k < len(neg) else -np.inf
-    return float(np.mean(scores[same] > thr))
-
-
-def _best_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
-    order = np.argsort(-scores, kind="mergesort")
-    s, t = scores[order], same[order]
-    tp = np.cumsum(t)
-    fp = np.cumsum(~t)
-    n_pos, n_neg = int(t.sum()), int((~t).sum())
-    acc = (tp + (n_neg - fp)) / len(s)  # accept the top-k
-    last = np.r_[s[1:] != s[:-1], True]  # only cut between distinct scores
-    acc = np.where(last, acc, -1.0)
-    k = int(np.argmax(acc))
-    reject_all = n_neg / len(s)
-    if reject_all >= acc[k]:
-        return float(s[0] + 1e-9), float(reject_all)
-    nxt = s[k + 1] if k + 1 < len(s) else s[k] - 1.0
-    return float((s[k] + nxt) / 2.0), float(acc[k])
-
-
 def verification_metrics(scores: np.ndarray, same: np.ndarray, *, folds: int = 10, seed: int = 0) -> dict[str, float]:
-    """AUC, TAR@FAR (1e-3, 1e-2), best accuracy, and ``folds``-fold accuracy (mean, std)."""
+    """AUC, TAR@FAR (1e-3, 1e-2), best accuracy, and ``folds``-fold accuracy (mean, std), all from
+    :mod:`faceprint.eval.metrics` (random stratification of pairs into folds, seeded)."""
+    from faceprint.eval import metrics
+
     scores = np.asarray(scores, dtype=np.float64)
     same = np.asarray(same, dtype=bool)
-    out: dict[str, float] = {"auc": roc_auc(scores, same)}
+    out: dict[str, float] = {"auc": metrics.roc_auc(scores, same)}
     for far in FAR_TARGETS:
-        out[f"tar@far={far:g}"] = tar_at_far(scores, same, far)
-    out["best_acc"] = _best_threshold(scores, same)[1]
+        out[f"tar@far={far:g}"] = metrics.tar_at_far(scores, same, far).tar
+    out["best_acc"] = metrics.best_threshold(scores, same)[1]
     fold = np.random.default_rng(seed).permutation(len(scores)) % folds
-    accs = []
-    for f in range(folds):
-        test = fold == f
-        thr, _ = _best_threshold(scores[~test], same[~test])
-        accs.append(float(np.mean((scores[test] > thr) == same[test])))
-    out["acc_10fold"] = float(np.mean(accs))
-    out["acc_10fold_std"] = float(np.std(accs))
+    kf = metrics.kfold_accuracy(scores, same, fold)
+    out["acc_10fold"] = kf.mean
+    out["acc_10fold_std"] = float(np.std(kf.fold_accuracies))
     return out
 
 
@@ -298,6 +255,8 @@ def fit_head(
 
     def val_auc() -> float:
         vi, vj, vs = val_pairs
+        from faceprint.eval.metrics import roc_auc
+
         return roc_auc(_cosine_scores(_apply_head(head, X_val), vi, vj), vs)
 
     history = [val_auc()] if val_pairs is not None else []

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from faceprint.errors import InvalidInput, NotFitted
-from faceprint.train.adapt import roc_auc
+from faceprint.eval.metrics import roc_auc
 from faceprint.train.joint_bayesian import JointBayesian
 
 

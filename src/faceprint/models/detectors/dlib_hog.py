@@ -20,23 +20,12 @@ below 0 to find more (and more false) faces.
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Sequence
 
 import numpy as np
 
-from faceprint.errors import InvalidInput
 from faceprint.models.card import ModelCard, WeightSource
-from faceprint.models.detectors._common import (
-    check_float,
-    check_image,
-    check_images,
-    check_int,
-    dlib_rect_to_box,
-    sort_by_prominence,
-)
+from faceprint.models.detectors._dlib_base import DlibDetectorBase
 from faceprint.models.registry import register
-from faceprint.types import Detection
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +50,7 @@ CARD = ModelCard(
 
 
 @register(CARD)
-class DlibHogDetector:
+class DlibHogDetector(DlibDetectorBase):
     """dlib's HOG frontal face detector.
 
     Args:
@@ -79,52 +68,13 @@ class DlibHogDetector:
         min_size: int | None = None,
         score_threshold: float = 0.0,
     ) -> None:
-        self.card = card
-        self.upsample = check_int(upsample, "upsample", 0)
-        if self.upsample > 4:
-            raise InvalidInput(f"upsample must be <= 4 (each step quadruples the work), got {upsample}")
-        self.min_size = None if min_size is None else check_int(min_size, "min_size", 0)
-        self.score_threshold = check_float(score_threshold, "score_threshold")
-        self._detector = None
-        self._lock = threading.Lock()  # guards loading and every call into the dlib object
+        super().__init__(card=card, upsample=upsample, min_size=min_size, score_threshold=score_threshold)
 
-    def __repr__(self) -> str:
-        return (
-            f"DlibHogDetector(upsample={self.upsample}, min_size={self.min_size}, "
-            f"score_threshold={self.score_threshold:g})"
-        )
+    def _load(self):
+        import dlib
 
-    def _get(self):
-        # Called with self._lock held.
-        if self._detector is None:
-            import dlib
+        return dlib.get_frontal_face_detector()
 
-            self._detector = dlib.get_frontal_face_detector()
-        return self._detector
-
-    def load(self) -> DlibHogDetector:
-        with self._lock:
-            self._get()
-        return self
-
-    def _detect(self, image: np.ndarray) -> list[Detection]:
-        h, w = image.shape[:2]
-        with self._lock:
-            rects, scores, _ = self._get().run(image, self.upsample, self.score_threshold)
-        dets = []
-        for r, s in zip(rects, scores):
-            box = dlib_rect_to_box(r.left(), r.top(), r.right(), r.bottom(), w, h)
-            if box is None:
-                continue
-            if self.min_size is not None and min(box.width, box.height) < self.min_size:
-                continue
-            dets.append(Detection(box, float(s), None, self.card.name))
-        return sort_by_prominence(dets)
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in one (H, W, 3) uint8 RGB image, largest first."""
-        return self._detect(check_image(image))
-
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """Faces in each image (dlib's HOG detector has no batched mode: one call per image)."""
-        return [self._detect(im) for im in check_images(images)]
+    def _run(self, detector, image: np.ndarray):
+        rects, scores, _ = detector.run(image, self.upsample, self.score_threshold)
+        return list(zip(rects, scores))

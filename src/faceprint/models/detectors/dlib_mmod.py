@@ -19,23 +19,12 @@ detections below it; values below 0 have no effect (dlib does not report them).
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Sequence
 
 import numpy as np
 
-from faceprint.errors import InvalidInput
 from faceprint.models.card import ModelCard, WeightSource
-from faceprint.models.detectors._common import (
-    check_float,
-    check_image,
-    check_images,
-    check_int,
-    dlib_rect_to_box,
-    sort_by_prominence,
-)
+from faceprint.models.detectors._dlib_base import DlibDetectorBase
 from faceprint.models.registry import register
-from faceprint.types import Detection
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +52,7 @@ CARD = ModelCard(
 
 
 @register(CARD)
-class DlibMmodDetector:
+class DlibMmodDetector(DlibDetectorBase):
     """dlib's CNN (MMOD) face detector.
 
     Args:
@@ -83,64 +72,20 @@ class DlibMmodDetector:
         score_threshold: float = 0.0,
         verify: bool = True,
     ) -> None:
-        self.card = card
-        self.upsample = check_int(upsample, "upsample", 0)
-        if self.upsample > 4:
-            raise InvalidInput(f"upsample must be <= 4 (each step quadruples the work), got {upsample}")
-        self.min_size = None if min_size is None else check_int(min_size, "min_size", 0)
-        self.score_threshold = check_float(score_threshold, "score_threshold")
+        super().__init__(card=card, upsample=upsample, min_size=min_size, score_threshold=score_threshold)
         self.verify = bool(verify)
-        self._detector = None
-        self._lock = threading.Lock()  # guards loading and every call into the dlib object
 
-    def __repr__(self) -> str:
-        return (
-            f"DlibMmodDetector(upsample={self.upsample}, min_size={self.min_size}, "
-            f"score_threshold={self.score_threshold:g})"
-        )
+    def _load(self):
+        import dlib
 
-    def _get(self):
-        # Called with self._lock held.
-        if self._detector is None:
-            import dlib
+        from faceprint.models.sources import package_file, verify_sha256
 
-            from faceprint.models.sources import package_file, verify_sha256
+        src = self.card.source
+        path = package_file(src.package or _PACKAGE, src.path, pip_name=src.pip_name)
+        if self.verify:
+            verify_sha256(path, src.sha256)
+        logger.debug("loading %s", path)
+        return dlib.cnn_face_detection_model_v1(str(path))
 
-            src = self.card.source
-            path = package_file(src.package or _PACKAGE, src.path, pip_name=src.pip_name)
-            if self.verify:
-                verify_sha256(path, src.sha256)
-            self._detector = dlib.cnn_face_detection_model_v1(str(path))
-            logger.debug("loaded %s", path)
-        return self._detector
-
-    def load(self) -> DlibMmodDetector:
-        with self._lock:
-            self._get()
-        return self
-
-    def _detect(self, image: np.ndarray) -> list[Detection]:
-        h, w = image.shape[:2]
-        with self._lock:
-            found = self._get()(image, self.upsample)
-        dets = []
-        for m in found:
-            score = float(m.confidence)
-            if score < self.score_threshold:
-                continue
-            r = m.rect
-            box = dlib_rect_to_box(r.left(), r.top(), r.right(), r.bottom(), w, h)
-            if box is None:
-                continue
-            if self.min_size is not None and min(box.width, box.height) < self.min_size:
-                continue
-            dets.append(Detection(box, score, None, self.card.name))
-        return sort_by_prominence(dets)
-
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in one (H, W, 3) uint8 RGB image, largest first."""
-        return self._detect(check_image(image))
-
-    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
-        """Faces in each image, one dlib call per image (batching does not help on CPU)."""
-        return [self._detect(im) for im in check_images(images)]
+    def _run(self, detector, image: np.ndarray):
+        return [(m.rect, float(m.confidence)) for m in detector(image, self.upsample)]
