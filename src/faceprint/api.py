@@ -81,9 +81,7 @@ def embed_face(image: Any, *, select: Selection | int = "largest", pipeline: Pip
     found = faces(img, pipeline=pipeline)
     if not found:
         raise NoFaceFound("no face found", source=_describe(image))
-    face = select_face(found, select, img.shape)
-    assert face.embedding is not None  # process() embeds every face
-    return face.embedding
+    return select_face(found, select, img.shape).embedding  # process() embeds every face
 
 
 def _describe(image: Any) -> str | None:
