@@ -11,8 +11,7 @@ The function API (lazy: importing faceprint loads no model and does no I/O)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from faceprint._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -50,14 +49,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'faceprint' has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -5,8 +5,7 @@ Re-exports are lazy (``import faceprint.align`` imports neither OpenCV nor the t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from faceprint._lazy import lazy_exports
 
 _EXPORTS = {
     "estimate_similarity": "faceprint.align.similarity",
@@ -25,14 +24,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
