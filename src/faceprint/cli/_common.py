@@ -72,3 +72,47 @@ def _default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def for_each_image(args: argparse.Namespace, paths: list[str], desc: str, fn: Any) -> tuple[list[dict[str, Any]], bool]:
+    """Decode each image and call ``fn(index, path, image) -> dict`` on it, with a progress bar.
+
+    An image that cannot be read (or that ``fn`` rejects with a FaceprintError) becomes an
+    ``{"image", "error": {"code", "message"}}`` entry instead of stopping the run. Returns the
+    results in order and whether any image failed.
+    """
+    from faceprint.errors import FaceprintError
+    from faceprint.io import load_image
+
+    results: list[dict[str, Any]] = []
+    bad = False
+    for i, path in enumerate(progress(paths, len(paths), args, desc)):
+        try:
+            results.append({"image": path, **fn(i, path, load_image(path))})
+        except FaceprintError as e:
+            results.append({"image": path, "error": {"code": e.code, "message": str(e)}})
+            bad = True
+    return results, bad
+
+
+def print_face_results(results: list[dict[str, Any]], face_line: Any) -> None:
+    """Human output: per image a header (or its error), then ``face_line(i, face)`` per face."""
+    for r in results:
+        if "error" in r:
+            print(f"{r['image']}: error: {r['error']['message']}")
+            continue
+        print(f"{r['image']}: {len(r['faces'])} face(s)")
+        for i, f in enumerate(r["faces"]):
+            print(f"  #{i} {face_line(i, f)}")
+
+
+def images_exit_code(results: list[dict[str, Any]], bad: bool) -> int:
+    """2 when an image could not be read, else 1 when no image held a face, else 0."""
+    if bad:
+        return 2
+    return 0 if any(r.get("faces") for r in results) else 1
+
+
+def box_text(face: dict[str, Any]) -> str:
+    x1, y1, x2, y2 = face["box"]
+    return f"box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f})"

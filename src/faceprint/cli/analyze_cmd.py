@@ -9,8 +9,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from faceprint.cli._common import add_output_args, print_json, progress
-from faceprint.errors import FaceprintError
+from faceprint.cli._common import (
+    add_output_args,
+    box_text,
+    for_each_image,
+    images_exit_code,
+    print_face_results,
+    print_json,
+)
 
 
 def register(sub: Any) -> None:
@@ -40,23 +46,14 @@ def _detector(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from faceprint.io import load_image
     from faceprint.models import registry
 
     analyzer = registry.create(args.model)
     detector = _detector(args)
-    results: list[dict[str, Any]] = []
-    any_face = bad = False
-    for path in progress(args.images, len(args.images), args, "analyze"):
-        try:
-            img = load_image(path)
-            detections = detector.detect(img)
-            preds = analyzer.analyze(img, [d.box for d in detections])
-        except FaceprintError as e:
-            results.append({"image": path, "error": {"code": e.code, "message": str(e)}})
-            bad = True
-            continue
-        any_face |= bool(detections)
+
+    def one(index: int, path: str, img) -> dict[str, Any]:
+        detections = detector.detect(img)
+        preds = analyzer.analyze(img, [d.box for d in detections])
         faces = []
         for det, pred in zip(detections, preds):
             d = det.to_dict()
@@ -64,21 +61,17 @@ def run(args: argparse.Namespace) -> int:
             e = pred.to_dict()
             d["expression"] = {"label": e["label"], "probabilities": e["probabilities"]}
             faces.append(d)
-        results.append({"image": path, "width": int(img.shape[1]), "height": int(img.shape[0]), "faces": faces})
+        return {"width": int(img.shape[1]), "height": int(img.shape[0]), "faces": faces}
+
+    results, bad = for_each_image(args, args.images, "analyze", one)
     if args.json:
         print_json({"model": analyzer.card.tag, "results": results})
     else:
-        for r in results:
-            if "error" in r:
-                print(f"{r['image']}: error: {r['error']['message']}")
-                continue
-            print(f"{r['image']}: {len(r['faces'])} face(s)")
-            for i, f in enumerate(r["faces"]):
-                x1, y1, x2, y2 = f["box"]
-                ex = f["expression"]
-                others = sorted(((p, k) for k, p in ex["probabilities"].items() if k != ex["label"]), reverse=True)[:2]
-                rest = ", ".join(f"{k} {p:.2f}" for p, k in others)
-                print(f"  #{i} box=({x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}) {ex['label']} {ex['probabilities'][ex['label']]:.2f} ({rest})")
-    if bad:
-        return 2
-    return 0 if any_face else 1
+        def line(i: int, f: dict[str, Any]) -> str:
+            ex = f["expression"]
+            others = sorted(((p, k) for k, p in ex["probabilities"].items() if k != ex["label"]), reverse=True)[:2]
+            rest = ", ".join(f"{k} {p:.2f}" for p, k in others)
+            return f"{box_text(f)} {ex['label']} {ex['probabilities'][ex['label']]:.2f} ({rest})"
+
+        print_face_results(results, line)
+    return images_exit_code(results, bad)

@@ -6,8 +6,15 @@ import argparse
 
 import numpy as np
 
-from faceprint.cli._common import add_output_args, add_pipeline_args, pipeline_from_args, print_json, progress
-from faceprint.errors import FaceprintError
+from faceprint.cli._common import (
+    add_output_args,
+    add_pipeline_args,
+    for_each_image,
+    images_exit_code,
+    pipeline_from_args,
+    print_face_results,
+    print_json,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,22 +27,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from faceprint.io import load_image
-
     pipeline = pipeline_from_args(args)
-    results, vecs, owners, boxes, bad = [], [], [], [], False
-    for i, path in enumerate(progress(args.images, len(args.images), args, "embed")):
-        try:
-            faces = pipeline.process(load_image(path))
-        except FaceprintError as e:
-            results.append({"image": path, "error": {"code": e.code, "message": str(e)}})
-            bad = True
-            continue
-        results.append({"image": path, "faces": [f.to_dict(include_embedding=True) for f in faces]})
+    vecs, owners, boxes = [], [], []
+
+    def one(index: int, path: str, img) -> dict:
+        faces = pipeline.process(img)
         for f in faces:
             vecs.append(f.embedding.vector)
-            owners.append(i)
+            owners.append(index)
             boxes.append(f.box.as_tuple())
+        return {"faces": [f.to_dict(include_embedding=True) for f in faces]}
+
+    results, bad = for_each_image(args, args.images, "embed", one)
     if args.out:
         np.savez(
             args.out,
@@ -48,16 +51,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"model": pipeline.model_tag, "results": results})
     else:
-        for r in results:
-            if "error" in r:
-                print(f"{r['image']}: error: {r['error']['message']}")
-                continue
-            print(f"{r['image']}: {len(r['faces'])} face(s)")
-            for j, f in enumerate(r["faces"]):
-                v = f["embedding"]["vector"]
-                print(f"  #{j} {f['embedding']['model']} [{', '.join(f'{x:+.3f}' for x in v[:4])}, ...] ({len(v)}-d)")
+        def line(i: int, f: dict) -> str:
+            v = f["embedding"]["vector"]
+            return f"{f['embedding']['model']} [{', '.join(f'{x:+.3f}' for x in v[:4])}, ...] ({len(v)}-d)"
+
+        print_face_results(results, line)
         if args.out:
             print(f"saved {len(vecs)} embedding(s) to {args.out}")
-    if bad:
-        return 2
-    return 0 if vecs else 1
+    return images_exit_code(results, bad)
