@@ -97,15 +97,9 @@ def run_lfw(args: argparse.Namespace) -> int:
 
 
 def run_pairs_cmd(args: argparse.Namespace) -> int:
-    from faceprint.cli.calibrate_cmd import load_pairs
-    from faceprint.eval.protocols.pairs import read_csv_pairs, run_pairs
-    from faceprint.errors import InvalidInput
+    from faceprint.eval.protocols.pairs import read_pairs_file, run_pairs
 
-    if not Path(args.file).is_file():
-        raise InvalidInput(f"pairs file not found: {args.file}")
-    pairset, default_sel = load_pairs(args.file, args.root)
-    if args.file.lower().endswith(".csv") and args.folds != 10:
-        pairset = read_csv_pairs(args.file, args.root, n_folds=args.folds)
+    pairset, default_sel = read_pairs_file(args.file, args.root, n_folds=args.folds)
     report = run_pairs(pairset, pipeline_from_args(args), select=args.select or default_sel, cache=_cache(args),
                        progress=lambda it, n: progress(it, n, args, "embed"))
     return _finish(report, args, Path(args.file).stem, Path(args.file).name)

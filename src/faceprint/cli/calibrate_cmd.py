@@ -28,25 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def load_pairs(path: str, root: str | None):
-    from faceprint.eval.protocols.pairs import read_csv_pairs, read_lfw_pairs
-
-    first = Path(path).read_text(errors="replace").lstrip().split("\n", 1)[0] if Path(path).is_file() else ""
-    if path.lower().endswith(".csv") or "," in first:
-        return read_csv_pairs(path, root), "largest"
-    return read_lfw_pairs(path, root or Path(path).parent), "center"
-
-
 def run(args: argparse.Namespace) -> int:
     from faceprint.errors import InvalidInput
     from faceprint.eval.embedding_cache import EmbeddingCache
-    from faceprint.eval.protocols.pairs import embed_images
+    from faceprint.eval.protocols.pairs import embed_images, read_pairs_file
     from faceprint.matching.calibration import ThresholdCalibrator
     from faceprint.matching.thresholds import user_calibration_path
 
-    if not Path(args.pairs).is_file():
-        raise InvalidInput(f"pairs file not found: {args.pairs}")
-    pairset, default_sel = load_pairs(args.pairs, args.root)
+    pairset, default_sel = read_pairs_file(args.pairs, args.root)
     pipeline = pipeline_from_args(args)
     embs, errors = embed_images(
         pairset.images, pipeline, select=args.select or default_sel, cache=EmbeddingCache(),

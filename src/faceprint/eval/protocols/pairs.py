@@ -104,8 +104,8 @@ def read_csv_pairs(path: str | Path, root: str | Path | None = None, n_folds: in
     to ``n_folds`` folds at random (seeded), stratified by label."""
     path = Path(path)
     base = Path(root) if root else path.parent
-    truthy = {"1", "true", "yes", "same", "y", "t"}
-    falsy = {"0", "false", "no", "different", "n", "f"}
+    truthy = {"1", "true", "yes", "y", "t"}
+    falsy = {"0", "false", "no", "n", "f"}
     rows: list[tuple[Path, Path, bool]] = []
     try:
         with open(path, newline="") as fh:
@@ -133,6 +133,21 @@ def read_csv_pairs(path: str | Path, root: str | Path | None = None, n_folds: in
             folds[idx] = np.arange(idx.size) % n_folds
     k = min(n_folds, len(rows))
     return PairSet(tuple(Pair(a, b, s, int(f)) for (a, b, s), f in zip(rows, folds)), str(path), k)
+
+
+def read_pairs_file(path: str | Path, root: str | Path | None = None, *, n_folds: int = 10) -> tuple[PairSet, str]:
+    """Read a pairs file of either format and return it with its default face selection:
+    CSV (``.csv`` or a comma on the first line) → ``"largest"``; LFW format → ``"center"``."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"pairs file not found: {p}")
+    try:
+        first = p.read_text(errors="replace").lstrip().split("\n", 1)[0]
+    except OSError as e:
+        raise InvalidInput(f"cannot read pairs file {p}: {e}") from None
+    if p.suffix.lower() == ".csv" or "," in first:
+        return read_csv_pairs(p, root, n_folds=n_folds), "largest"
+    return read_lfw_pairs(p, root or p.parent), "center"
 
 
 def embed_images(
