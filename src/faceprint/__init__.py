@@ -25,6 +25,7 @@ _EXPORTS = {
     "enroll": "faceprint.api",
     "identify": "faceprint.api",
     "gallery": "faceprint.api",
+    "analyze": "faceprint.api",
     "Gallery": "faceprint.matching.gallery",
     "default_pipeline": "faceprint.api",
     "set_default_pipeline": "faceprint.api",

@@ -176,3 +176,41 @@ def identify(
     with scores, and the identity when the best score reaches the calibrated threshold, else
     unknown. Returns a list of :class:`~faceprint.matching.gallery.IdentifiedFace`."""
     return gallery(home=home, pipeline=pipeline).identify(image, k, threshold=threshold)
+
+
+# ---------------------------------------------------------------- expressions
+
+
+_analyzers_lock = threading.Lock()
+_analyzers: dict[str, Any] = {}
+
+
+def _analyzer(model: str) -> Any:
+    from faceprint.models import registry
+
+    with _analyzers_lock:
+        a = _analyzers.get(model)
+        if a is None:
+            a = _analyzers[model] = registry.create(model)
+        return a
+
+
+def analyze(
+    image: Any,
+    *,
+    identify: bool = False,
+    k: int = 5,
+    threshold: float | None = None,
+    model: str = "fer_mini_xception",
+    home: str | os.PathLike[str] | None = None,
+    pipeline: Pipeline | None = None,
+) -> list[Any]:
+    """Facial expression of every face in ``image`` (most prominent first): the 7 probabilities
+    (angry, disgust, fear, happy, sad, surprise, neutral) and the top label. With
+    ``identify=True`` the same pass also says who each face is (gallery in ``home``). Returns a
+    list of :class:`~faceprint.analysis.FaceAnalysis`."""
+    from faceprint.analysis import analyze_faces
+
+    p = pipeline or default_pipeline()
+    g = gallery(home=home, pipeline=pipeline) if identify else None
+    return analyze_faces(_as_image(image), pipeline=p, analyzer=_analyzer(model), gallery=g, k=k, threshold=threshold)

@@ -66,6 +66,14 @@ class GalleryError(FaceprintError):
     code = "gallery_error"
 
 
+class StorageError(GalleryError):
+    """The gallery's storage refused a read or write: read-only file or role, full disk, lock
+    timeout, unreachable server, corrupted file. Nothing partial was kept; retrying may succeed
+    once the cause is fixed."""
+
+    code = "storage_unavailable"
+
+
 class UnknownIdentity(GalleryError):
     """The gallery has no identity of that name."""
 

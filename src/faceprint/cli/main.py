@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "faceprint.cli.analyze_cmd",
     "faceprint.cli.train_cmd",
     "faceprint.cli.serve_cmd",
+    "faceprint.cli.keys_cmd",
     "faceprint.cli.demo_cmd",
 )
 

@@ -10,6 +10,7 @@ from faceprint._lazy import lazy_exports
 _EXPORTS = {
     "load_image": "faceprint.io.decode",
     "content_hash": "faceprint.io.decode",
+    "image_size": "faceprint.io.decode",
     "SUPPORTED_FORMATS": "faceprint.io.decode",
     "draw_faces": "faceprint.io.draw",
     "save_image": "faceprint.io.draw",

@@ -164,6 +164,24 @@ def load_image(source: Any, *, max_pixels: int | None = None, name: str | None =
 # --------------------------------------------------------------------------- helpers
 
 
+def image_size(data: bytes | bytearray | memoryview, *, max_pixels: int | None = None, name: str | None = None) -> tuple[int, int]:
+    """``(width, height)`` of encoded image bytes from the header alone (no pixel is decoded),
+    refusing what :func:`load_image` would refuse before decoding: empty or unrecognised data
+    (:class:`InvalidImage`) and more than ``max_pixels`` pixels (:class:`ImageTooLarge`).
+    The size is the stored one (before EXIF orientation)."""
+    label = name or "<bytes>"
+    if not data:
+        raise InvalidImage("empty input (0 bytes)", source=label)
+    limit = _resolve_limit(max_pixels)
+    with _strict_truncation():
+        im = _open_header(io.BytesIO(bytes(data)), label)
+        try:
+            _check_size(im.width, im.height, limit, label)
+            return int(im.width), int(im.height)
+        finally:
+            im.close()
+
+
 def _resolve_limit(max_pixels: int | None) -> int:
     if max_pixels is None:
         return config.max_pixels()

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from faceprint.errors import GalleryError, InvalidInput, ModelUnavailable, UnknownIdentity
+from faceprint.errors import GalleryError, InvalidInput, ModelUnavailable, StorageError, UnknownIdentity
 from faceprint.matching.store.base import AddResult, Change, FaceRecord, IdentityRecord, NewFace
 from faceprint.types import Box
 
@@ -100,7 +100,9 @@ def _psycopg() -> Any:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL (or ``key=value`` connection string) without its password, for messages."""
+    if "://" not in url:  # libpq key=value form
+        return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", url)
     try:
         parts = urlsplit(url)
         if parts.password:
@@ -149,14 +151,25 @@ class PostgresStore:
         errors = psycopg.errors
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if isinstance(e, errors.DiskFull):
-            text = f"cannot write the gallery {self.location}: the database server's disk is full"
-        elif isinstance(e, (errors.ReadOnlySqlTransaction, errors.InsufficientPrivilege)):
-            text = f"cannot {action} the gallery {self.location}: the database is read-only for this user ({msg})"
+            text = (
+                f"cannot {action} the gallery {self.location}: the database server's disk is full ({msg}); "
+                "nothing of this operation was stored — free space on the server and retry"
+            )
+        elif isinstance(e, errors.ReadOnlySqlTransaction):
+            text = (
+                f"cannot {action} the gallery {self.location}: the database is read-only for this connection "
+                f"(default_transaction_read_only, or a standby server): {msg}"
+            )
+        elif isinstance(e, errors.InsufficientPrivilege):
+            what = "read-only for this user" if action != "read" else "not readable by this user"
+            text = f"cannot {action} the gallery {self.location}: the database is {what} ({msg})"
+        elif isinstance(e, errors.QueryCanceled):
+            text = f"cannot {action} the gallery {self.location}: the statement was cancelled or timed out ({msg})"
         elif isinstance(e, psycopg.OperationalError):
             text = f"cannot reach the PostgreSQL gallery {self.location}: {msg}"
         else:
             text = f"cannot {action} the gallery {self.location}: {msg}"
-        err = GalleryError(text)
+        err = StorageError(text)
         err.__cause__ = e
         return err
 
@@ -209,10 +222,35 @@ class PostgresStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _schema_ready(self, c: Any) -> bool:
+        """True when the gallery schema exists at this version (read-only check: a read-only
+        connection or role can then open the gallery without any DDL)."""
+        if not c.execute("SELECT 1 FROM pg_extension WHERE extname='vector'").fetchone():
+            return False
+        ver, meta = c.execute(
+            "SELECT to_regclass(%s), to_regclass(%s)", (f"{self.schema}.schema_version", f"{self.schema}.gallery_meta")
+        ).fetchone()
+        if ver is None or meta is None:
+            return False
+        row = c.execute(f"SELECT max(version) FROM {self.schema}.schema_version").fetchone()
+        version = int(row[0]) if row and row[0] is not None else 0
+        if version > SCHEMA_VERSION:
+            raise GalleryError(
+                f"the gallery {self.location} has schema version {version}, newer than this faceprint "
+                f"supports ({SCHEMA_VERSION}); upgrade faceprint"
+            )
+        have_uuid = c.execute(f"SELECT 1 FROM {self.schema}.gallery_meta WHERE key = 'uuid'").fetchone()
+        return version == SCHEMA_VERSION and have_uuid is not None
+
     def _init_schema(self) -> None:
         psycopg = _psycopg()
         c = self._conn()
         try:
+            with c.transaction():
+                ready = self._schema_ready(c)
+            if ready:
+                c.execute(f"SET hnsw.ef_search = {self.ef_search}")
+                return
             with c.transaction():
                 c.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
                 have = c.execute("SELECT 1 FROM pg_extension WHERE extname='vector'").fetchone()

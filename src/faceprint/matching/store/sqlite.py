@@ -31,7 +31,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from faceprint.errors import GalleryError, UnknownIdentity
+from faceprint.errors import GalleryError, StorageError, UnknownIdentity
 from faceprint.matching.store.base import AddResult, Change, FaceRecord, IdentityRecord, NewFace
 from faceprint.types import Box
 
@@ -108,7 +108,7 @@ def gallery_error(e: BaseException, location: str, action: str = "use") -> Galle
         text = f"disk I/O error on the gallery {location} ({msg}); the disk may be full or failing"
     else:
         text = f"cannot {action} the gallery {location}: {msg}"
-    err = GalleryError(text)
+    err = StorageError(text)
     err.__cause__ = e
     return err
 

@@ -1,0 +1,65 @@
+"""faceprint serve [--host H --port P ...]: the REST service and its web page (FastAPI on uvicorn).
+
+Every flag has an environment variable (``FACEPRINT_<FLAG>``, see
+:class:`faceprint.service.settings.ServiceSettings`); flags win. Binding beyond loopback requires
+API keys (``faceprint keys create --scope admin``). SIGTERM/Ctrl-C: stop accepting, let in-flight
+requests finish (``--grace`` seconds), close the gallery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the REST service with its web page", description=__doc__.split("\n\n")[0])
+    p.add_argument("--host", default=None, help="address to bind (default 127.0.0.1; beyond loopback needs API keys)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p.add_argument("--home", default=None, help="data directory: gallery and API keys (default: $FACEPRINT_HOME)")
+    p.add_argument("--store", default=None, help="gallery store URL, e.g. postgresql://... (default: SQLite in --home)")
+    p.add_argument("--auth", choices=["auto", "on", "off"], default=None, help="API keys: auto = required unless on loopback")
+    p.add_argument("--workers", type=int, default=None, help="threads for detection/embedding (default 2)")
+    p.add_argument("--max-upload-mb", type=float, default=None, help="largest request body (default 10)")
+    p.add_argument("--timeout", type=float, default=None, dest="request_timeout_s", help="per-request time limit in s (default 30)")
+    p.add_argument("--cors-origin", action="append", default=None, dest="cors_origins", help="allow this origin (repeatable; default: CORS off)")
+    p.add_argument("--grace", type=float, default=None, dest="shutdown_grace_s", help="seconds in-flight requests get on SIGTERM (default 20)")
+    p.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from faceprint.service.settings import ServiceSettings
+
+    keys = ("host", "port", "home", "store", "auth", "workers", "max_upload_mb", "request_timeout_s", "cors_origins", "shutdown_grace_s")
+    overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    try:
+        return ServiceSettings(**overrides)
+    except ValueError as e:  # pydantic's ValidationError
+        from faceprint.errors import InvalidInput
+
+        raise InvalidInput(str(e)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from faceprint.service import create_app
+    except ModuleNotFoundError as e:
+        print(f"faceprint: the service needs the 'service' extra ({e.name} is missing): pip install 'faceprint[service]'", file=sys.stderr)
+        return 3
+    settings = settings_from_args(args)
+    app = create_app(settings)
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(f"faceprint: serving on http://{shown}:{settings.port}/ (web page) — API schema at /openapi.json; Ctrl-C to stop", file=sys.stderr)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
+        log_level="info" if getattr(args, "verbose", 0) else "warning",
+        server_header=False,
+        proxy_headers=False,
+    )
+    return 0

@@ -1,0 +1,87 @@
+"""One pure-ASGI middleware for every HTTP request: the upload limit (checked on Content-Length
+before reading, and on the bytes actually received), security headers, a request id, and the
+metrics. Pure ASGI (not BaseHTTPMiddleware) so streaming bodies and client disconnects behave."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+from faceprint.service.errors import PayloadTooLarge, body
+from faceprint.service.metrics import Metrics
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+]
+#: the web page loads only its own script, style and blob:/data: images it makes from uploads
+PAGE_CSP = b"default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+#: API responses are data, never documents
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+
+
+class ServiceMiddleware:
+    def __init__(self, app: Any, *, max_body: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        rid = secrets.token_hex(8)
+        status_box = [500]
+        started = [False]
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                started[0] = True
+                status_box[0] = message["status"]
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"content-security-policy"] + list(SECURITY_HEADERS)
+                path = scope.get("path", "")
+                is_page = path == "/" or path.startswith("/static/")
+                headers.append((b"content-security-policy", PAGE_CSP if is_page else API_CSP))
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        declared = None
+        for k, v in scope.get("headers", []):
+            if k == b"content-length":
+                try:
+                    declared = int(v)
+                except ValueError:
+                    declared = None
+        self.metrics.begin()
+        try:
+            if declared is not None and declared > self.max_body:
+                await self._reject(send_wrapper, 413, "payload_too_large", str(PayloadTooLarge(self.max_body)))
+                return
+            received = [0]
+
+            async def receive_wrapper() -> dict[str, Any]:
+                message = await receive()
+                if message["type"] == "http.request":
+                    received[0] += len(message.get("body", b""))
+                    if received[0] > self.max_body:
+                        raise PayloadTooLarge(self.max_body)
+                return message
+
+            await self.app(scope, receive_wrapper, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or ("/static" if scope.get("path", "").startswith("/static/") else "unmatched")
+            self.metrics.end(scope.get("method", "?"), template, status_box[0], time.perf_counter() - start)
+
+    @staticmethod
+    async def _reject(send: Any, status: int, code: str, message: str) -> None:
+        payload = json.dumps(body(code, message)).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,71 @@
+"""Service settings, from keyword arguments, ``FACEPRINT_*`` environment variables or ``faceprint
+serve`` flags (flags win over the environment, the environment over the defaults).
+
+Security-relevant defaults: authentication is required whenever the service binds beyond
+loopback (``auth="auto"``), CORS is off (no origin allowed), uploads are capped at
+``max_upload_mb`` and decoded images at ``max_pixels``, every request has a time limit.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+AuthMode = Literal["auto", "on", "off"]
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, ``localhost``)."""
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: assume it is reachable from outside
+
+
+class ServiceSettings(BaseSettings):
+    """Everything ``create_app`` needs. Environment variables: ``FACEPRINT_<FIELD>`` (upper case),
+    e.g. ``FACEPRINT_PORT=9000``, ``FACEPRINT_ADMIN_KEY=...``, ``FACEPRINT_CORS_ORIGINS='["https://a.example"]'``."""
+
+    model_config = SettingsConfigDict(env_prefix="FACEPRINT_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    home: Path | None = Field(None, description="gallery/key directory (default: FACEPRINT_HOME or the user data dir)")
+    store: str | None = Field(None, description="gallery store URL (e.g. postgresql://...); default SQLite in home")
+    auth: AuthMode = Field("auto", description="auto: required unless bound to loopback")
+    admin_key: str | None = Field(None, description="a key with admin scope given by the operator (never stored)")
+    max_upload_mb: float = Field(10.0, gt=0, description="largest request body accepted")
+    max_pixels: int = Field(40_000_000, gt=0, description="largest decoded image (width*height)")
+    max_images: int = Field(20, ge=1, description="most images in one enroll request")
+    request_timeout_s: float = Field(30.0, gt=0)
+    workers: int = Field(2, ge=1, le=64, description="threads doing CPU work (detection, embedding)")
+    max_queue: int = Field(64, ge=1, description="requests waiting for a worker before 503 busy")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (empty: CORS off)")
+    warmup: bool = Field(True, description="run one image through every model at start-up")
+    analyzer: str | None = Field("fer_mini_xception", description="expression model for /v1/analyze (None: off)")
+    shutdown_grace_s: float = Field(20.0, ge=0, description="SIGTERM: time in-flight requests get to finish")
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard(cls, v: list[str]) -> list[str]:
+        if "*" in v:
+            raise ValueError("cors_origins: '*' is refused; list the origins that may call the API")
+        return v
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def auth_required(self) -> bool:
+        if self.auth == "on":
+            return True
+        if self.auth == "off":
+            return False
+        return not is_loopback(self.host)

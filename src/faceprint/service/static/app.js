@@ -1,0 +1,163 @@
+// faceprint web page: enroll, identify (boxes and names drawn on the photo), list and delete.
+// Plain JS, no external assets; talks to the same origin's /v1 API.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+function headers() {
+  const key = $("api-key").value.trim();
+  return key ? { Authorization: "Bearer " + key } : {};
+}
+
+function show(text, ok) {
+  const m = $("message");
+  m.textContent = text;
+  m.className = ok ? "ok" : "";
+  m.hidden = !text;
+}
+
+async function api(method, path, body) {
+  const res = await fetch(path, { method, headers: headers(), body });
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = null; }
+  if (!res.ok) {
+    const err = data && data.error ? data.error : { code: "http_" + res.status, message: res.statusText };
+    throw Object.assign(new Error(err.message), { code: err.code, status: res.status });
+  }
+  return data;
+}
+
+async function busy(button, fn) {
+  button.disabled = true;
+  try { await fn(); } catch (e) { show((e.code ? e.code + ": " : "") + e.message, false); }
+  finally { button.disabled = false; }
+}
+
+async function refreshStatus() {
+  try {
+    const r = await fetch("/readyz");
+    const d = await r.json();
+    $("status").textContent = r.ok
+      ? `ready · ${d.gallery.identities} people, ${d.gallery.faces} faces · ${d.models.embedder}`
+      : d.status;
+  } catch (e) { $("status").textContent = "server unreachable"; }
+}
+
+async function refreshIdentities() {
+  const body = $("identities").querySelector("tbody");
+  const data = await api("GET", "/v1/identities");
+  body.replaceChildren();
+  for (const p of data.identities) {
+    const tr = document.createElement("tr");
+    tr.dataset.name = p.name;
+    const when = new Date(p.created * 1000).toLocaleString();
+    for (const text of [p.name, String(p.n_faces), when]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    const td = document.createElement("td");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "small danger delete-btn";
+    b.textContent = "delete";
+    b.dataset.name = p.name;
+    b.addEventListener("click", () => busy(b, async () => {
+      if (!window.confirm(`Delete ${p.name} and all their photos?`)) return;
+      const r = await api("DELETE", "/v1/identities/" + encodeURIComponent(p.name));
+      show(`deleted ${r.deleted} (${r.faces_removed} faces)`, true);
+      await refreshIdentities();
+      await refreshStatus();
+    }));
+    td.appendChild(b);
+    tr.appendChild(td);
+    body.appendChild(tr);
+  }
+}
+
+async function enroll(ev) {
+  ev.preventDefault();
+  await busy($("enroll-btn"), async () => {
+    const fd = new FormData();
+    fd.append("name", $("enroll-name").value.trim());
+    for (const f of $("enroll-files").files) fd.append("images", f, f.name);
+    const r = await api("POST", "/v1/enroll", fd);
+    $("enroll-result").textContent = `${r.name}: ${r.enrolled} photo(s) enrolled, ${r.duplicates} already there`;
+    show("", true);
+    await refreshIdentities();
+    await refreshStatus();
+  });
+}
+
+function drawResult(img, faces) {
+  const canvas = $("identify-canvas");
+  const maxW = 900;
+  const scale = Math.min(1, maxW / img.naturalWidth);
+  canvas.width = Math.round(img.naturalWidth * scale);
+  canvas.height = Math.round(img.naturalHeight * scale);
+  const g = canvas.getContext("2d");
+  g.drawImage(img, 0, 0, canvas.width, canvas.height);
+  const font = Math.max(12, Math.round(canvas.width / 45));
+  g.font = `${font}px system-ui, sans-serif`;
+  g.lineWidth = Math.max(2, canvas.width / 300);
+  for (const f of faces) {
+    if (!f.box) continue;
+    const [x1, y1, x2, y2] = f.box.map((v) => v * scale);
+    const known = !f.unknown;
+    g.strokeStyle = known ? "#2ecc71" : "#e74c3c";
+    g.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    const label = known ? `${f.identity} ${f.score.toFixed(3)}` : "unknown";
+    const w = g.measureText(label).width + 8;
+    g.fillStyle = g.strokeStyle;
+    g.fillRect(x1, y2, w, font + 6);
+    g.fillStyle = "#fff";
+    g.fillText(label, x1 + 4, y2 + font);
+  }
+}
+
+async function identify(ev) {
+  ev.preventDefault();
+  await busy($("identify-btn"), async () => {
+    const file = $("identify-file").files[0];
+    if (!file) throw new Error("choose a photo");
+    const fd = new FormData();
+    fd.append("image", file, file.name);
+    const r = await api("POST", "/v1/identify", fd);
+    const url = URL.createObjectURL(file);
+    const img = new Image();
+    await new Promise((ok, fail) => { img.onload = ok; img.onerror = () => fail(new Error("the browser cannot show this image")); img.src = url; });
+    drawResult(img, r.faces);
+    URL.revokeObjectURL(url);
+    const list = $("identify-result");
+    list.replaceChildren();
+    if (!r.faces.length) {
+      const li = document.createElement("li");
+      li.textContent = "no face found";
+      list.appendChild(li);
+    }
+    for (const f of r.faces) {
+      const li = document.createElement("li");
+      li.className = f.unknown ? "unknown" : "known";
+      li.textContent = f.unknown
+        ? `unknown (best: ${f.candidates.length ? f.candidates[0].identity + " " + f.candidates[0].score.toFixed(3) : "—"})`
+        : `${f.identity} (score ${f.score.toFixed(3)}, threshold ${f.threshold.toFixed(3)})`;
+      list.appendChild(li);
+    }
+    $("identify-canvas").dataset.faces = String(r.faces.length);
+    show("", true);
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const saved = sessionStorage.getItem("faceprint-key");
+  if (saved) $("api-key").value = saved;
+  $("api-key").addEventListener("change", () => {
+    sessionStorage.setItem("faceprint-key", $("api-key").value.trim());
+    refreshIdentities().catch((e) => show(e.message, false));
+  });
+  $("enroll-form").addEventListener("submit", enroll);
+  $("identify-form").addEventListener("submit", identify);
+  $("refresh-btn").addEventListener("click", () => busy($("refresh-btn"), refreshIdentities));
+  refreshStatus();
+  refreshIdentities().catch((e) => show((e.code ? e.code + ": " : "") + e.message, false));
+});

@@ -1,0 +1,61 @@
+"""CPU work off the event loop: a bounded thread pool with a queue limit and a time limit.
+
+Detection and embedding release the GIL in onnxruntime/dlib, so threads run them in parallel. At
+most ``workers`` jobs run at once and at most ``max_queue`` wait; beyond that a request is answered
+``503 busy`` at once (with ``Retry-After``) instead of piling up memory. A job that exceeds the
+request time limit is answered ``504 timeout``; its thread finishes the job (Python threads cannot
+be killed) and the slot is freed only then, so the bound holds. A write that finishes after its
+request timed out is committed: the client is told it may have been (see docs/service.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
+
+from faceprint.service.errors import ServiceError
+
+T = TypeVar("T")
+
+
+class WorkPool:
+    def __init__(self, workers: int, max_queue: int, timeout_s: float) -> None:
+        self.workers = workers
+        self.timeout_s = timeout_s
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="faceprint-work")
+        self._slots = threading.BoundedSemaphore(workers + max_queue)
+        self._lock = threading.Lock()
+        self.pending = 0  # submitted and not finished (running + queued)
+        self.rejected = 0
+        self.timeouts = 0
+
+    def _done(self, _: Any) -> None:
+        with self._lock:
+            self.pending -= 1
+        self._slots.release()
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if not self._slots.acquire(blocking=False):
+            with self._lock:
+                self.rejected += 1
+            raise ServiceError(503, "busy", "the server is at capacity; retry shortly", {"Retry-After": "1"})
+        with self._lock:
+            self.pending += 1
+        try:
+            fut = self._executor.submit(fn, *args, **kwargs)
+        except BaseException:
+            self._done(None)
+            raise
+        fut.add_done_callback(self._done)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(fut), self.timeout_s)
+        except asyncio.TimeoutError:
+            with self._lock:
+                self.timeouts += 1
+            raise ServiceError(504, "timeout", f"the request took longer than {self.timeout_s:g} s") from None
+
+    def shutdown(self) -> None:
+        """Finish queued and running jobs, then stop the threads."""
+        self._executor.shutdown(wait=True)
