@@ -77,3 +77,21 @@ def test_models_lists_cards(capsys):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "faceprint.cli.main", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "detect" in out.stdout and "verify" in out.stdout
+
+
+def test_analyze_with_identify_in_one_pass(capsys, ex, tmp_path) -> None:
+    home = str(tmp_path / "home")
+    code, _, err = run(capsys, "enroll", "obama", str(ex / "obama.jpg"), "--home", home)
+    assert code == 0, err
+    code, out, err = run(capsys, "analyze", str(ex / "two_people.jpg"), str(ex / "obama2.jpg"), "--identify", "--home", home, "--json", "--no-progress")
+    assert code == 0, err
+    res = json.loads(out)["results"]
+    two, single = res[0]["faces"], res[1]["faces"]
+    assert len(two) == 2 and len(single) == 1
+    assert all(f["expression"]["label"] in f["expression"]["probabilities"] for f in two + single)
+    assert single[0]["identity"]["identity"] == "obama"
+    assert sorted(str(f["identity"]["identity"]) for f in two) == ["None", "obama"]  # Obama and Biden; Biden not enrolled
+    # the expression is the same with and without identification (same boxes, same model)
+    code, out, _ = run(capsys, "analyze", str(ex / "obama2.jpg"), "--json", "--no-progress")
+    alone = json.loads(out)["results"][0]["faces"][0]
+    assert alone["expression"] == single[0]["expression"] and "identity" not in alone

@@ -29,6 +29,9 @@ def register(sub: Any) -> None:
     p.add_argument("--model", default="fer_mini_xception", help="expression model (default: %(default)s)")
     p.add_argument("--detector", default=None, help="detector model (default: the pipeline's, dlib_hog)")
     p.add_argument("--upsample", type=int, default=None, help="detector upsampling (dlib detectors)")
+    p.add_argument("--identify", action="store_true", help="also say who each face is (gallery in --home), in the same pass")
+    p.add_argument("-k", type=int, default=3, help="candidates per face with --identify (default 3)")
+    p.add_argument("--home", default=None, help="gallery directory for --identify (default: $FACEPRINT_HOME)")
     add_output_args(p)
     p.set_defaults(func=run)
 
@@ -46,21 +49,28 @@ def _detector(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from faceprint.analysis import FaceAnalysis, analyze_faces
     from faceprint.models import registry
+    from faceprint.types import Face
 
     analyzer = registry.create(args.model)
     detector = _detector(args)
+    gallery = pipeline = None
+    if args.identify:  # one pass: the same detections feed the expression model and the embedder
+        from faceprint.matching.gallery import Gallery
+        from faceprint.pipeline import Pipeline, PipelineConfig
+
+        cfg = PipelineConfig()
+        pipeline = Pipeline(detector, registry.create(cfg.embedder), registry.create(cfg.landmarker) if cfg.landmarker else None)
+        gallery = Gallery(home=args.home, pipeline=pipeline)
 
     def one(index: int, path: str, img) -> dict[str, Any]:
-        detections = detector.detect(img)
-        preds = analyzer.analyze(img, [d.box for d in detections])
-        faces = []
-        for det, pred in zip(detections, preds):
-            d = det.to_dict()
-            d.pop("landmarks", None)
-            e = pred.to_dict()
-            d["expression"] = {"label": e["label"], "probabilities": e["probabilities"]}
-            faces.append(d)
+        if gallery is None:
+            found = [Face(d) for d in detector.detect(img)]
+            preds = analyzer.analyze(img, [f.box for f in found])
+            faces = [FaceAnalysis(f, p).to_dict() for f, p in zip(found, preds)]
+        else:
+            faces = [a.to_dict() for a in analyze_faces(img, pipeline=pipeline, analyzer=analyzer, gallery=gallery, k=args.k)]
         return {"width": int(img.shape[1]), "height": int(img.shape[0]), "faces": faces}
 
     results, bad = for_each_image(args, args.images, "analyze", one)
@@ -71,7 +81,11 @@ def run(args: argparse.Namespace) -> int:
             ex = f["expression"]
             others = sorted(((p, k) for k, p in ex["probabilities"].items() if k != ex["label"]), reverse=True)[:2]
             rest = ", ".join(f"{k} {p:.2f}" for p, k in others)
-            return f"{box_text(f)} {ex['label']} {ex['probabilities'][ex['label']]:.2f} ({rest})"
+            who = ""
+            if f.get("identity") is not None:
+                ident = f["identity"]
+                who = f"  — {ident['identity']} ({ident['score']:.4f})" if ident["identity"] else "  — unknown"
+            return f"{box_text(f)} {ex['label']} {ex['probabilities'][ex['label']]:.2f} ({rest}){who}"
 
         print_face_results(results, line)
     return images_exit_code(results, bad)
