@@ -404,3 +404,17 @@ def test_errors_never_leak_tracebacks(make_client: Any, examples: Path) -> None:
         del c.app.state.ctx.pipeline.__dict__["process"]
     e = _err(r, 500, "internal_error")
     assert "secret" not in r.text and "RuntimeError" not in r.text
+
+
+def test_no_biometric_data_in_logs(client: Any, examples: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    emb = client.post("/v1/embed", files=_files(examples / "obama.jpg")).json()["faces"][0]["embedding"]
+    client.post("/v1/enroll", data={"name": "Zelda Quux"}, files=[("images", ("z.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg"))])
+    client.post("/v1/identify", files=_files(examples / "obama2.jpg"))
+    client.post("/v1/verify", files={"image_a": ("a.png", _png(50, 50), "image/png"), "image_b": ("b.png", _png(50, 50), "image/png")})
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Zelda" not in text
+    assert not any(f"{v:.6f}"[:8] in text for v in emb[:16])
+    assert _b64(examples / "obama.jpg")[:40] not in text
