@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from faceprint.service.inputs import Body, Payload, read_payload
 from faceprint.service.schemas import ErrorResponse
 
 _E = {"model": ErrorResponse}
@@ -28,3 +29,11 @@ def size_of(img: np.ndarray) -> dict[str, int]:
 
 def box_list(box: Any) -> list[float]:
     return [round(float(v), 2) for v in box.as_tuple()]
+
+
+async def handle(request: Any, spec: Body, work: Callable[[Any, Payload], Any], *, max_images: int = 1) -> Any:
+    """Read the body by ``spec`` on the event loop, then run ``work(ctx, payload)`` (decoding and
+    the models) on the bounded work pool."""
+    ctx = request.app.state.ctx
+    payload = await read_payload(request, spec, max_images=max_images)
+    return await ctx.run(work, ctx, payload)

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from faceprint.service.auth import Principal, require
-from faceprint.service.inputs import Body, Param, read_payload
-from faceprint.service.routes._common import IMAGE_ERRORS, box_list, size_of
+from faceprint.service.inputs import Body, Param, Payload
+from faceprint.service.routes._common import IMAGE_ERRORS, box_list, handle, size_of
 from faceprint.service.schemas import AnalyzeResponse, DetectResponse, EmbedResponse, VerifyResponse
 
 router = APIRouter(prefix="/v1", tags=["faces"])
@@ -23,80 +23,66 @@ VERIFY = Body(images=("image_a", "image_b"), params=(THRESHOLD, SELECT))
 ANALYZE = Body(params=(Param("identify", "bool", "also identify each face against the gallery (one pass)", False), K, THRESHOLD))
 
 
-@router.post("/detect", response_model=DetectResponse, responses=IMAGE_ERRORS, openapi_extra=DETECT.openapi(), summary="Find every face")
-async def detect(request: Request, _: Principal = Depends(require("read"))) -> Any:
-    ctx = request.app.state.ctx
-    payload = await read_payload(request, DETECT, max_images=1)
-
-    def work() -> dict[str, Any]:
-        img = ctx.decode(payload.image())
-        faces = ctx.pipeline.process(img, embed=False)
-        out = []
-        for f in faces:
-            d = f.detection.to_dict()
-            lm = f.landmarks or f.detection.landmarks
-            d["landmarks"] = None if lm is None else {"scheme": lm.scheme, "points": [[round(float(x), 2), round(float(y), 2)] for x, y in lm.points]}
-            out.append(d)
-        return {"image": size_of(img), "faces": out}
-
-    return await ctx.run(work)
+def _points(lm: Any) -> Any:
+    return None if lm is None else {"scheme": lm.scheme, "points": [[round(float(x), 2), round(float(y), 2)] for x, y in lm.points]}
 
 
-@router.post("/embed", response_model=EmbedResponse, responses=IMAGE_ERRORS, openapi_extra=EMBED.openapi(), summary="Embedding of every face")
-async def embed(request: Request, _: Principal = Depends(require("read"))) -> Any:
-    ctx = request.app.state.ctx
-    payload = await read_payload(request, EMBED, max_images=1)
-
-    def work() -> dict[str, Any]:
-        img = ctx.decode(payload.image())
-        faces = [f for f in ctx.pipeline.process(img) if f.embedding is not None]
-        return {
-            "image": size_of(img),
-            "faces": [
-                {"box": box_list(f.box), "score": round(f.detection.score, 4), "model": f.embedding.model, "embedding": [float(x) for x in f.embedding.vector]}
-                for f in faces
-            ],
-        }
-
-    return await ctx.run(work)
+def _detect(ctx: Any, payload: Payload) -> dict[str, Any]:
+    img = ctx.decode(payload.image())
+    faces = ctx.pipeline.process(img, embed=False)
+    return {"image": size_of(img), "faces": [{**f.detection.to_dict(), "landmarks": _points(f.landmarks or f.detection.landmarks)} for f in faces]}
 
 
-@router.post("/verify", response_model=VerifyResponse, responses=IMAGE_ERRORS, openapi_extra=VERIFY.openapi(), summary="Are two faces the same person?")
-async def verify(request: Request, _: Principal = Depends(require("read"))) -> Any:
+def _embed(ctx: Any, payload: Payload) -> dict[str, Any]:
+    img = ctx.decode(payload.image())
+    faces = [f for f in ctx.pipeline.process(img) if f.embedding is not None]
+    return {
+        "image": size_of(img),
+        "faces": [{"box": box_list(f.box), "score": round(f.detection.score, 4), "model": f.embedding.model, "embedding": [float(x) for x in f.embedding.vector]} for f in faces],
+    }
+
+
+def _verify(ctx: Any, payload: Payload) -> dict[str, Any]:
     from faceprint.api import verify as verify_fn
     from faceprint.errors import NoFaceFound
     from faceprint.pipeline import select_face
 
-    ctx = request.app.state.ctx
-    payload = await read_payload(request, VERIFY, max_images=2)
-    select = payload.params["select"]
+    chosen = []
+    for field in ("image_a", "image_b"):
+        img = ctx.decode(payload.image(field), field)
+        faces = [f for f in ctx.pipeline.process(img) if f.embedding is not None]
+        if not faces:
+            raise NoFaceFound("no face found", source=field)
+        chosen.append(select_face(faces, payload.params["select"], img.shape))
+    v = verify_fn(chosen[0].embedding, chosen[1].embedding, threshold=payload.params["threshold"])
+    return {**v.to_dict(), "box_a": box_list(chosen[0].box), "box_b": box_list(chosen[1].box)}
 
-    def work() -> dict[str, Any]:
-        chosen = []
-        for field in ("image_a", "image_b"):
-            img = ctx.decode(payload.image(field), field)
-            faces = [f for f in ctx.pipeline.process(img) if f.embedding is not None]
-            if not faces:
-                raise NoFaceFound("no face found", source=field)
-            chosen.append(select_face(faces, select, img.shape))
-        v = verify_fn(chosen[0].embedding, chosen[1].embedding, threshold=payload.params["threshold"])
-        return {**v.to_dict(), "box_a": box_list(chosen[0].box), "box_b": box_list(chosen[1].box)}
 
-    return await ctx.run(work)
+def _analyze(ctx: Any, payload: Payload) -> dict[str, Any]:
+    from faceprint.analysis import analyze_faces
+
+    p = payload.params
+    img = ctx.decode(payload.image())
+    found = analyze_faces(img, pipeline=ctx.pipeline, analyzer=ctx.analyzer, gallery=ctx.gallery if p["identify"] else None, k=p["k"], threshold=p["threshold"])
+    return {"image": size_of(img), "faces": [a.to_dict() for a in found]}
+
+
+@router.post("/detect", response_model=DetectResponse, responses=IMAGE_ERRORS, openapi_extra=DETECT.openapi(), summary="Find every face")
+async def detect(request: Request, _: Principal = Depends(require("read"))) -> Any:
+    return await handle(request, DETECT, _detect)
+
+
+@router.post("/embed", response_model=EmbedResponse, responses=IMAGE_ERRORS, openapi_extra=EMBED.openapi(), summary="Embedding of every face")
+async def embed(request: Request, _: Principal = Depends(require("read"))) -> Any:
+    return await handle(request, EMBED, _embed)
+
+
+@router.post("/verify", response_model=VerifyResponse, responses=IMAGE_ERRORS, openapi_extra=VERIFY.openapi(), summary="Are two faces the same person?")
+async def verify(request: Request, _: Principal = Depends(require("read"))) -> Any:
+    return await handle(request, VERIFY, _verify, max_images=2)
 
 
 @router.post("/analyze", response_model=AnalyzeResponse, responses=IMAGE_ERRORS, openapi_extra=ANALYZE.openapi(), summary="Expression of every face (and who it is)")
 async def analyze(request: Request, _: Principal = Depends(require("read"))) -> Any:
-    from faceprint.analysis import analyze_faces
-
-    ctx = request.app.state.ctx
-    payload = await read_payload(request, ANALYZE, max_images=1)
-    analyzer = ctx.analyzer  # 503 model_unavailable before any work when expressions are off
-    p = payload.params
-
-    def work() -> dict[str, Any]:
-        img = ctx.decode(payload.image())
-        found = analyze_faces(img, pipeline=ctx.pipeline, analyzer=analyzer, gallery=ctx.gallery if p["identify"] else None, k=p["k"], threshold=p["threshold"])
-        return {"image": size_of(img), "faces": [a.to_dict() for a in found]}
-
-    return await ctx.run(work)
+    request.app.state.ctx.analyzer  # 503 model_unavailable before reading the body when expressions are off
+    return await handle(request, ANALYZE, _analyze)

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Request
 
 from faceprint.service.auth import Principal, require
-from faceprint.service.inputs import Body, Param, read_payload
-from faceprint.service.routes._common import AUTH_ERRORS, IMAGE_ERRORS, size_of
+from faceprint.service.inputs import Body, Param, Payload
+from faceprint.service.routes._common import AUTH_ERRORS, IMAGE_ERRORS, handle, size_of
 from faceprint.service.routes.faces import K, SELECT, THRESHOLD
 from faceprint.service.schemas import DeleteResponse, EnrollResponse, ErrorResponse, IdentifyResponse, IdentityDetail, IdentityList
 
@@ -28,17 +28,34 @@ NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such identity"}}
 NAME = Path(..., min_length=1, max_length=200, description="the person's name")
 
 
+def _identify(ctx: Any, payload: Payload) -> dict[str, Any]:
+    img = ctx.decode(payload.image())
+    found = ctx.gallery.identify(img, payload.params["k"], threshold=payload.params["threshold"])
+    return {"image": size_of(img), "faces": [f.to_dict() for f in found]}
+
+
+def _enroll(ctx: Any, payload: Payload) -> dict[str, Any]:
+    from faceprint.errors import InvalidInput
+    from faceprint.io import image_size
+
+    p = payload.params
+    name = p["name"].strip()
+    if not name:
+        raise InvalidInput("field 'name' must not be blank")
+    for i, data in enumerate(payload.images["images"]):  # the server's pixel limit, from headers
+        image_size(data, max_pixels=ctx.settings.max_pixels, name=f"images[{i}]")
+    # the gallery gets the uploaded bytes: it hashes them to refuse duplicates, decodes every
+    # image before storing any, and stores all in one transaction (all or nothing)
+    res = ctx.write(ctx.gallery.enroll, name, list(payload.images["images"]), select=p["select"], metadata=p["metadata"])
+    d = res.to_dict()
+    for i, o in enumerate(d["images"]):
+        o["source"] = f"images[{i}]"
+    return d
+
+
 @router.post("/identify", response_model=IdentifyResponse, responses=IMAGE_ERRORS, openapi_extra=IDENTIFY.openapi(), summary="Who is in this photo?")
 async def identify(request: Request, _: Principal = Depends(require("read"))) -> Any:
-    ctx = request.app.state.ctx
-    payload = await read_payload(request, IDENTIFY, max_images=1)
-
-    def work() -> dict[str, Any]:
-        img = ctx.decode(payload.image())
-        found = ctx.gallery.identify(img, payload.params["k"], threshold=payload.params["threshold"])
-        return {"image": size_of(img), "faces": [f.to_dict() for f in found]}
-
-    return await ctx.run(work)
+    return await handle(request, IDENTIFY, _identify)
 
 
 @router.post(
@@ -50,29 +67,7 @@ async def identify(request: Request, _: Principal = Depends(require("read"))) ->
     summary="Enroll a person from photos (all or nothing)",
 )
 async def enroll(request: Request, _: Principal = Depends(require("write"))) -> Any:
-    ctx = request.app.state.ctx
-    payload = await read_payload(request, ENROLL, max_images=ctx.settings.max_images)
-    p = payload.params
-    name = p["name"].strip()
-    if not name:
-        from faceprint.errors import InvalidInput
-
-        raise InvalidInput("field 'name' must not be blank")
-
-    def work() -> dict[str, Any]:
-        from faceprint.io import image_size
-
-        for i, data in enumerate(payload.images["images"]):  # the server's pixel limit, from headers
-            image_size(data, max_pixels=ctx.settings.max_pixels, name=f"images[{i}]")
-        # the gallery gets the uploaded bytes: it hashes them to refuse duplicates, decodes every
-        # image before storing any, and stores all in one transaction (all or nothing)
-        res = ctx.write(ctx.gallery.enroll, name, list(payload.images["images"]), select=p["select"], metadata=p["metadata"])
-        d = res.to_dict()
-        for i, o in enumerate(d["images"]):
-            o["source"] = f"images[{i}]"
-        return d
-
-    return await ctx.run(work)
+    return await handle(request, ENROLL, _enroll, max_images=request.app.state.ctx.settings.max_images)
 
 
 @router.get("/identities", response_model=IdentityList, responses=AUTH_ERRORS, summary="Every enrolled person")
