@@ -9,6 +9,7 @@ requests finish (``--grace`` seconds), close the gallery.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -53,13 +54,30 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"faceprint: serving on http://{shown}:{settings.port}/ (web page) — API schema at /openapi.json; Ctrl-C to stop", file=sys.stderr)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,  # type: ignore[arg-type]  # a float works (asyncio.wait_for)
         log_level="info" if getattr(args, "verbose", 0) else "warning",
         server_header=False,
         proxy_headers=False,
     )
+    server = uvicorn.Server(config)
+
+    # uvicorn handles SIGTERM/SIGINT itself while it serves (graceful shutdown), then re-raises the
+    # signal, which would kill the process (exit -15) after a clean shutdown. These handlers take
+    # that re-raised signal (and one arriving before uvicorn's own are in place: stop at once), so
+    # a graceful stop exits 0.
+    def stop(sig: int, frame: Any) -> None:
+        server.should_exit = True
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    if not server.started:
+        return 3  # start-up failed (the reason is in the log)
     return 0

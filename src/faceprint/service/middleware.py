@@ -4,6 +4,7 @@ metrics. Pure ASGI (not BaseHTTPMiddleware) so streaming bodies and client disco
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -23,6 +24,9 @@ SECURITY_HEADERS = [
 PAGE_CSP = b"default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 #: API responses are data, never documents
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+
+
+SHUTTING_DOWN = "the server is shutting down; this request may or may not have been applied: check before retrying"
 
 
 class ServiceMiddleware:
@@ -74,7 +78,14 @@ class ServiceMiddleware:
                         raise PayloadTooLarge(self.max_body)
                 return message
 
-            await self.app(scope, receive_wrapper, send_wrapper)
+            try:
+                await self.app(scope, receive_wrapper, send_wrapper)
+            except asyncio.CancelledError:
+                # uvicorn cancels requests still running when the shutdown grace ends: answer JSON
+                # (not its bare 500 and a logged traceback). The job may still finish and commit.
+                if started[0]:
+                    raise
+                await self._reject(send_wrapper, 503, "shutting_down", SHUTTING_DOWN)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or ("/static" if scope.get("path", "").startswith("/static/") else "unmatched")

@@ -17,7 +17,7 @@ IMAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {**_E, "description": "the key lacks the scope"},
     413: {**_E, "description": "upload or image too large"},
     422: {**_E, "description": "no face / several faces where one is needed / invalid request"},
-    503: {**_E, "description": "busy, or a model or the storage is unavailable"},
+    503: {**_E, "description": "busy, shutting down, or a model or the storage is unavailable"},
     504: {**_E, "description": "time limit exceeded"},
 }
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {k: IMAGE_ERRORS[k] for k in (401, 403, 422, 503)}
