@@ -67,6 +67,8 @@ class ServiceContext:
         from faceprint.pipeline import Pipeline, PipelineConfig
 
         t0 = time.perf_counter()
+        if self.pool.closed:  # the same app started again (e.g. a second TestClient)
+            self.pool = WorkPool(self.settings.workers, self.settings.max_queue, self.settings.request_timeout_s)
         if self._pipeline is None:
             self._pipeline = Pipeline.from_config(PipelineConfig())
         if self._gallery is None:

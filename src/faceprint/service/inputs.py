@@ -130,6 +130,8 @@ def _convert(p: Param, value: Any, from_text: bool) -> Any:
                 return value.lower() in ("true", "1", "yes", "on")
             raise InvalidInput(f"{where} must be a boolean")
         if p.kind == "int":
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # JSON Schema's integer: 5.0 is one
             if isinstance(value, bool) or not (isinstance(value, int) or (from_text and isinstance(value, str))):
                 raise InvalidInput(f"{where} must be an integer")
             v = int(value)

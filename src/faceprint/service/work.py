@@ -30,6 +30,7 @@ class WorkPool:
         self.pending = 0  # submitted and not finished (running + queued)
         self.rejected = 0
         self.timeouts = 0
+        self.closed = False
 
     def _done(self, _: Any) -> None:
         with self._lock:
@@ -58,4 +59,5 @@ class WorkPool:
 
     def shutdown(self) -> None:
         """Finish queued and running jobs, then stop the threads."""
+        self.closed = True
         self._executor.shutdown(wait=True)

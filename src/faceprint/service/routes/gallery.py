@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -46,11 +47,16 @@ def _enroll(ctx: Any, payload: Payload) -> dict[str, Any]:
         image_size(data, max_pixels=ctx.settings.max_pixels, name=f"images[{i}]")
     # the gallery gets the uploaded bytes: it hashes them to refuse duplicates, decodes every
     # image before storing any, and stores all in one transaction (all or nothing)
-    res = ctx.write(ctx.gallery.enroll, name, list(payload.images["images"]), select=p["select"], metadata=p["metadata"])
-    d = res.to_dict()
-    for i, o in enumerate(d["images"]):
-        o["source"] = f"images[{i}]"
-    return d
+    uploads = [_named(data, f"images[{i}]") for i, data in enumerate(payload.images["images"])]
+    res = ctx.write(ctx.gallery.enroll, name, uploads, select=p["select"], metadata=p["metadata"])
+    return res.to_dict()
+
+
+def _named(data: bytes, name: str) -> io.BytesIO:
+    """An upload as a named file object, so outcomes and errors say which field it was."""
+    f = io.BytesIO(data)
+    f.name = name  # type: ignore[attr-defined]
+    return f
 
 
 @router.post("/identify", response_model=IdentifyResponse, responses=IMAGE_ERRORS, openapi_extra=IDENTIFY.openapi(), summary="Who is in this photo?")

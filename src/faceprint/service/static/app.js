@@ -16,6 +16,10 @@ function show(text, ok) {
   m.hidden = !text;
 }
 
+function showError(e) {
+  show((e.code ? e.code + ": " : "") + e.message, false);
+}
+
 async function api(method, path, body) {
   const res = await fetch(path, { method, headers: headers(), body });
   let data = null;
@@ -29,7 +33,7 @@ async function api(method, path, body) {
 
 async function busy(button, fn) {
   button.disabled = true;
-  try { await fn(); } catch (e) { show((e.code ? e.code + ": " : "") + e.message, false); }
+  try { await fn(); } catch (e) { showError(e); }
   finally { button.disabled = false; }
 }
 
@@ -97,9 +101,11 @@ function drawResult(img, faces) {
   canvas.height = Math.round(img.naturalHeight * scale);
   const g = canvas.getContext("2d");
   g.drawImage(img, 0, 0, canvas.width, canvas.height);
-  const font = Math.max(12, Math.round(canvas.width / 45));
+  // CSS shrinks a wide canvas to its column: size labels and lines in the pixels that are shown
+  const shown = canvas.width / Math.max(1, canvas.clientWidth || canvas.width);
+  const font = Math.round(14 * Math.max(1, shown));
   g.font = `${font}px system-ui, sans-serif`;
-  g.lineWidth = Math.max(2, canvas.width / 300);
+  g.lineWidth = 2 * Math.max(1, shown);
   for (const f of faces) {
     if (!f.box) continue;
     const [x1, y1, x2, y2] = f.box.map((v) => v * scale);
@@ -153,11 +159,12 @@ document.addEventListener("DOMContentLoaded", () => {
   if (saved) $("api-key").value = saved;
   $("api-key").addEventListener("change", () => {
     sessionStorage.setItem("faceprint-key", $("api-key").value.trim());
-    refreshIdentities().catch((e) => show(e.message, false));
+    // a key that works clears the error a missing or wrong one left
+    refreshIdentities().then(() => show("", true), showError);
   });
   $("enroll-form").addEventListener("submit", enroll);
   $("identify-form").addEventListener("submit", identify);
   $("refresh-btn").addEventListener("click", () => busy($("refresh-btn"), refreshIdentities));
   refreshStatus();
-  refreshIdentities().catch((e) => show((e.code ? e.code + ": " : "") + e.message, false));
+  refreshIdentities().catch(showError);
 });

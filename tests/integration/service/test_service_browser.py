@@ -1,0 +1,259 @@
+"""The web page in a real browser: headless Debian Chromium driven by Playwright against a real
+``faceprint serve`` process. Enroll a person, see them listed, identify a photo of them (result list
+and boxes drawn on the canvas) and of someone else (unknown), delete them; with API keys required,
+the page reports the error until the key is typed in. The page must run without console errors or
+Content-Security-Policy violations and must load nothing from another origin.
+
+Needs ``/usr/bin/chromium`` (Debian's ``chromium`` package; Playwright's own browser downloads are
+never used) and the face_recognition example photos. A screenshot of the identification is saved
+in the test's tmp dir and, when ``FACEPRINT_TEST_OUTPUT`` is set, in ``<repo>/test-output/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: headless as root, and no traffic to Google (background networking, component updates, sync)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ADMIN_KEY = "browser-operator-key-0123456789abcdef0123"
+REPO = Path(__file__).resolve().parents[3]
+TIMEOUT_MS = 60_000  # identification on a busy 2-core machine
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (install Debian's chromium package: apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class PageWatch:
+    """A page with everything that went wrong on it recorded: console errors, uncaught exceptions,
+    CSP violations, and requests to anywhere but the server."""
+
+    def __init__(self, page: Any, origin: str) -> None:
+        self.page = page
+        self.origin = origin
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        self.foreign_requests: list[str] = []
+        page.on("console", lambda m: self.console_errors.append(f"{m.text} [{m.location.get('url', '')}]") if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.on("request", self._request)
+        # securitypolicyviolation events, across reloads (the binding and the init script are
+        # installed through the DevTools protocol: the page's CSP does not apply to them)
+        self.csp_violations: list[str] = []
+        page.expose_function("__faceprintCspViolation", lambda v: self.csp_violations.append(v))
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', "
+            "(e) => window.__faceprintCspViolation(e.violatedDirective + ' ' + e.blockedURI));"
+        )
+        page.set_default_timeout(TIMEOUT_MS)
+
+    def _request(self, request: Any) -> None:
+        url = request.url
+        if not (url.startswith(self.origin + "/") or url.startswith(("blob:", "data:"))):
+            self.foreign_requests.append(url)
+
+    def problems(self) -> dict[str, list[str]]:
+        return {
+            "console errors": self.console_errors,
+            "page errors": self.page_errors,
+            "CSP violations": self.csp_violations,
+            "requests to other origins": self.foreign_requests,
+        }
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[[str], PageWatch]]:
+    contexts: list[Any] = []
+
+    def open_(url: str) -> PageWatch:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(ctx)
+        watch = PageWatch(ctx.new_page(), url)
+        watch.page.goto(url + "/")
+        watch.page.wait_for_function("() => document.getElementById('status').textContent.startsWith('ready')")
+        return watch
+
+    yield open_
+    for ctx in contexts:
+        ctx.close()
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def save_screenshot(page: Any, tmp_path: Path, name: str) -> list[Path]:
+    paths = [tmp_path / name]
+    if os.environ.get("FACEPRINT_TEST_OUTPUT"):
+        paths.append(REPO / "test-output" / name)
+    for p in paths:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(p), full_page=True)
+        print(f"screenshot: {p}")
+    return paths
+
+
+def identities(page: Any) -> list[list[str]]:
+    rows = page.locator("#identities tbody tr")
+    return [[c.strip() for c in rows.nth(i).locator("td").all_inner_texts()[:2]] for i in range(rows.count())]
+
+
+def enroll(page: Any, name: str, *photos: Path) -> None:
+    page.fill("#enroll-name", name)
+    page.set_input_files("#enroll-files", [str(p) for p in photos])
+    page.click("#enroll-btn")
+    page.locator(f'#identities tbody tr[data-name="{name}"]').wait_for()
+
+
+def identify(page: Any, photo: Path) -> list[str]:
+    """Identify ``photo``; returns the texts of the result list once it shows this photo's result."""
+    page.evaluate("document.getElementById('identify-canvas').removeAttribute('data-faces')")
+    page.set_input_files("#identify-file", str(photo))
+    page.click("#identify-btn")
+    page.wait_for_selector("#identify-canvas[data-faces]", state="attached")
+    return [t.strip() for t in page.locator("#identify-result li").all_inner_texts()]
+
+
+def canvas_state(page: Any) -> dict[str, Any]:
+    """Size of the canvas, its data-faces, and how many pixels carry the 'known' box green."""
+    return page.evaluate(
+        """() => {
+            const c = document.getElementById('identify-canvas');
+            const px = c.width && c.height ? c.getContext('2d').getImageData(0, 0, c.width, c.height).data : [];
+            let green = 0, red = 0;
+            for (let i = 0; i < px.length; i += 4) {
+                if (px[i] === 0x2e && px[i + 1] === 0xcc && px[i + 2] === 0x71) green++;
+                if (px[i] === 0xe7 && px[i + 1] === 0x4c && px[i + 2] === 0x3c) red++;
+            }
+            return {width: c.width, height: c.height, faces: c.dataset.faces, green, red};
+        }"""
+    )
+
+
+def test_page_enroll_identify_delete(live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path, tmp_path: Path) -> None:
+    server = live_server()
+    watch = open_page(server.url)
+    page = watch.page
+    assert page.title() == "faceprint"
+    assert identities(page) == []
+
+    enroll(page, "Barack Obama", examples / "obama.jpg")
+    assert identities(page) == [["Barack Obama", "1"]]
+    assert "Barack Obama: 1 photo(s) enrolled" in page.inner_text("#enroll-result")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('1 people, 1 faces')")
+
+    # a second photo of him: named, boxed in green on the canvas
+    results = identify(page, examples / "obama2.jpg")
+    assert len(results) == 1 and results[0].startswith("Barack Obama (score "), results
+    assert page.locator("#identify-result li.known").count() == 1
+    canvas = canvas_state(page)
+    assert canvas["faces"] == "1"
+    assert canvas["width"] > 0 and canvas["height"] > 0
+    assert canvas["width"] == min(900, 626) and abs(canvas["height"] - 1200) <= 1, canvas  # obama2.jpg is 626x1200
+    assert canvas["green"] > 100 and canvas["red"] == 0, canvas
+    shots = save_screenshot(page, tmp_path, "service_browser_identify.png")
+    for shot in shots:
+        w, h = png_size(shot)
+        assert shot.stat().st_size > 20_000 and w >= 1000 and h >= 600, f"screenshot {shot}: {w}x{h}, {shot.stat().st_size} bytes"
+
+    # someone else: unknown, boxed in red
+    results = identify(page, examples / "biden.jpg")
+    assert len(results) == 1 and results[0].startswith("unknown (best: Barack Obama "), results
+    assert page.locator("#identify-result li.unknown").count() == 1
+    canvas = canvas_state(page)
+    assert canvas["faces"] == "1" and canvas["width"] == 900 and canvas["red"] > 100 and canvas["green"] == 0, canvas
+
+    # delete: cancelling the confirm() keeps him, accepting removes him
+    dialogs: list[str] = []
+
+    def answer(accept: bool) -> Callable[[Any], None]:
+        def handle(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return handle
+
+    button = page.locator('#identities button.delete-btn[data-name="Barack Obama"]')
+    page.once("dialog", answer(False))
+    button.click()
+    page.wait_for_function("() => !document.querySelector('#identities button.delete-btn').disabled")
+    assert identities(page) == [["Barack Obama", "1"]]
+    page.once("dialog", answer(True))
+    button.click()
+    page.locator("#identities tbody tr").first.wait_for(state="detached")
+    assert identities(page) == []
+    assert dialogs == ["Delete Barack Obama and all their photos?"] * 2
+    assert page.inner_text("#message") == "deleted Barack Obama (1 faces)"
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('0 people, 0 faces')")
+
+    problems = watch.problems()
+    assert not any(problems.values()), problems
+
+
+def test_page_asks_for_the_api_key(live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path) -> None:
+    server = live_server("--auth", "on", env={"FACEPRINT_ADMIN_KEY": ADMIN_KEY})
+    watch = open_page(server.url)
+    page = watch.page
+    message = page.locator("#message")
+    message.wait_for(state="visible")
+    assert message.inner_text().startswith("unauthorized: an API key is required"), message.inner_text()
+
+    # enrolling without the key fails with the same error, and enrolls nobody
+    page.fill("#enroll-name", "Barack Obama")
+    page.set_input_files("#enroll-files", str(examples / "obama.jpg"))
+    page.click("#enroll-btn")
+    page.wait_for_function("() => !document.getElementById('enroll-btn').disabled")
+    assert message.inner_text().startswith("unauthorized"), message.inner_text()
+
+    # a wrong key: refused; the right one: the error goes and the page works
+    page.fill("#api-key", "fpk_000000000000_" + "A" * 43)
+    page.press("#api-key", "Tab")  # 'change' fires when the field is left
+    page.wait_for_function("() => document.getElementById('message').textContent.includes('unknown or revoked')")
+    page.fill("#api-key", ADMIN_KEY)
+    page.press("#api-key", "Tab")
+    message.wait_for(state="hidden")
+    assert identities(page) == []  # the refused enrolment stored nothing
+    assert page.inner_text("#enroll-result") == ""
+    enroll(page, "Barack Obama", examples / "obama.jpg")
+    assert identities(page) == [["Barack Obama", "1"]]
+    results = identify(page, examples / "obama2.jpg")
+    assert len(results) == 1 and results[0].startswith("Barack Obama (score "), results
+    assert page.evaluate("sessionStorage.getItem('faceprint-key')") == ADMIN_KEY
+
+    # a reload keeps the key for the session
+    page.reload()
+    page.locator('#identities tbody tr[data-name="Barack Obama"]').wait_for()
+    assert message.is_hidden()
+
+    # only the refused API calls logged errors (the browser logs every 401), nothing else went wrong
+    problems = watch.problems()
+    unexpected = [e for e in problems.pop("console errors") if not re.search(r"status of 401", e)]
+    assert not unexpected and not any(problems.values()), (unexpected, problems)
