@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dir", help="folder of images (searched recursively)")
     p.add_argument("--method", choices=["chinese_whispers", "cw", "dbscan"], default="chinese_whispers",
                    help="chinese_whispers (graph, default) or dbscan (density)")
-    p.add_argument("--threshold", type=float, default=None, help="cosine similarity linking two faces (default: the calibrated one)")
+    p.add_argument("--threshold", type=float, default=None, help="cosine similarity linking two faces (default: calibrated for the method and the number "
+                   "of faces: stricter for larger collections)")
     p.add_argument("--min-samples", type=int, default=2, help="dbscan: faces within reach for a core face (default 2)")
     p.add_argument("--min-size", type=int, default=1, help="clusters smaller than this are listed as unclustered")
     p.add_argument("--out", default="faceprint-clusters", help="output folder (default ./faceprint-clusters)")

@@ -1,7 +1,7 @@
 """Gallery commands:
 
 * ``faceprint enroll NAME IMG...`` / ``faceprint enroll --folders DIR`` (one sub-folder per person)
-* ``faceprint identify IMG... [-k N] [--threshold T] [--json]``
+* ``faceprint identify IMG... [-k N] [--threshold T | --fpir F] [--json]``
 * ``faceprint gallery info|list|show NAME|remove NAME...|export FILE|import FILE|reembed``
 
 All take ``--home DIR`` (else ``$FACEPRINT_HOME``, else the per-user data directory).
@@ -49,7 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("identify", help="who is in these photos?", description="Identify every face of each image against the gallery.")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("-k", type=int, default=5, help="candidates per face (default 5)")
-    p.add_argument("--threshold", type=float, default=None, help="cosine threshold for a match (default: the calibrated one)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="cosine threshold for a match (default: solved for --fpir and the gallery's size)")
+    p.add_argument("--fpir", type=float, default=None,
+                   help="accepted false-positive identification rate: the chance that someone who is not enrolled "
+                   "is reported as someone who is (default 0.01); the threshold rises with the gallery's size")
     _add_home(p)
     add_pipeline_args(p)
     add_output_args(p)
@@ -89,7 +93,7 @@ def _gallery(args: argparse.Namespace, with_pipeline: bool = True) -> Any:
     from faceprint.matching.gallery import Gallery
 
     pipe = pipeline_from_args(args) if with_pipeline and hasattr(args, "embedder") else None
-    return Gallery(home=args.home, pipeline=pipe, threshold=getattr(args, "threshold", None))
+    return Gallery(home=args.home, pipeline=pipe, threshold=getattr(args, "threshold", None), target_fpir=getattr(args, "fpir", None))
 
 
 # ------------------------------------------------------------------ enroll
@@ -228,6 +232,8 @@ def _info(args: argparse.Namespace) -> int:
                 thr = g.threshold(g.model)
                 info["threshold"] = thr.value
                 info["threshold_source"] = thr.source
+                if thr.target_fpir is not None:
+                    info["target_fpir"] = thr.target_fpir
             except FaceprintError as e:
                 info["threshold"] = None
                 info["threshold_source"] = str(e)

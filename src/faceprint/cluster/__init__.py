@@ -1,7 +1,7 @@
 """Grouping faces by person, scikit-learn style (``fit(X)`` returns self; ``labels_``).
 
 * :class:`ChineseWhispers` — graph method: edges between faces at or above the calibrated
-  verification threshold, label propagation.
+  clustering threshold (it rises with the number of faces), label propagation.
 * :class:`CosineDBSCAN` — density method: DBSCAN on cosine distance, ``eps = 1 − threshold``.
 * :func:`cluster_scores` — pairwise and BCubed precision/recall/F against true identities.
 """

@@ -31,8 +31,13 @@ def as_matrix(X: Any) -> tuple[np.ndarray, str | None]:
     return np.stack([e.vector for e in items]).astype(np.float32), models.pop()
 
 
-def resolve(threshold: float | None, model: str | None, home: Any = None) -> tuple[float, str]:
-    """The similarity threshold and where it came from (argument, else the calibrated one)."""
+def resolve(
+    threshold: float | None, model: str | None, home: Any = None, *, n_faces: int = 2, method: str = "chinese_whispers"
+) -> tuple[float, str]:
+    """The similarity threshold and where it came from: the argument, else the model's calibrated
+    clustering threshold for ``n_faces`` faces and ``method`` (it rises with the number of faces:
+    each face meets n − 1 possible impostors; see
+    :func:`~faceprint.matching.thresholds.resolve_cluster_threshold`)."""
     if threshold is not None:
         t = float(threshold)
         if not -1.0 <= t <= 1.0:
@@ -40,9 +45,9 @@ def resolve(threshold: float | None, model: str | None, home: Any = None) -> tup
         return t, "argument"
     if model is None:
         raise InvalidInput("pass threshold=..., model=... or Embedding objects (whose model gives the calibrated threshold)")
-    from faceprint.matching.thresholds import resolve_threshold
+    from faceprint.matching.thresholds import resolve_cluster_threshold
 
-    thr = resolve_threshold(model, home=home)
+    thr = resolve_cluster_threshold(model, n_faces, method=method, home=home)
     return thr.value, thr.source
 
 

@@ -1,7 +1,9 @@
 """Chinese whispers (Biemann, 2006): graph clustering with no preset number of clusters.
 
 Faces are nodes; an edge joins two faces whose cosine similarity reaches the threshold (by
-default the embedding model's calibrated verification threshold), weighted by that similarity.
+default the embedding model's calibrated clustering threshold for this many faces: stricter for
+larger collections, see :func:`faceprint.matching.thresholds.resolve_cluster_threshold`),
+weighted by that similarity.
 Every node starts in its own class; then, in random order, each node takes the class with the
 largest total edge weight among its neighbours, for ``max_iter`` rounds or until nothing changes.
 Isolated faces stay singletons.
@@ -18,8 +20,8 @@ from faceprint.cluster.base import ClustererMixin, as_matrix, relabel_by_size, r
 
 class ChineseWhispers(ClustererMixin):
     """Args:
-        threshold: cosine similarity for an edge; default: the calibrated threshold of the
-            embeddings' model (pass Embedding objects, or ``model=``).
+        threshold: cosine similarity for an edge; default: the calibrated clustering threshold of
+            the embeddings' model for the number of faces (pass Embedding objects, or ``model=``).
         model: model tag used to look up the threshold when ``X`` is a plain array.
         max_iter: rounds of label propagation.
         min_cluster_size: clusters smaller than this are labelled -1 (default 1: none).
@@ -48,7 +50,9 @@ class ChineseWhispers(ClustererMixin):
 
     def fit(self, X: Any, y: Any = None) -> ChineseWhispers:
         mat, model = as_matrix(X)
-        self.threshold_, self.threshold_source_ = resolve(self.threshold, self.model or model, self.home)
+        self.threshold_, self.threshold_source_ = resolve(
+            self.threshold, self.model or model, self.home, n_faces=mat.shape[0], method="chinese_whispers"
+        )
         n = mat.shape[0]
         i, j, w = similarity_edges(mat, self.threshold_)
         self.n_edges_ = int(i.size)

@@ -4,7 +4,8 @@ A face is a *core* face when at least ``min_samples`` faces (itself included) li
 distance ``eps`` (= similarity ≥ 1 − eps); clusters are the connected groups of core faces, plus
 the non-core faces within ``eps`` of a core face (attached to the most similar one); everything
 else is noise (label -1). Unlike Chinese whispers, a chain of single look-alikes does not merge
-two people unless the faces along it are dense. Default ``eps`` = 1 − the calibrated threshold.
+two people unless the faces along it are dense. Default ``eps`` = 1 − the model's calibrated
+clustering threshold for DBSCAN and this many faces.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def connected_components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 class CosineDBSCAN(ClustererMixin):
     """Args:
         eps: cosine *distance* radius; default ``1 − threshold``.
-        threshold: cosine similarity (alternative to ``eps``); default: the calibrated threshold.
+        threshold: cosine similarity (alternative to ``eps``); default: the calibrated clustering
+            threshold for DBSCAN and the number of faces.
         min_samples: faces (itself included) within ``eps`` for a face to be core (default 2).
         model: model tag for the calibrated threshold when ``X`` is a plain array.
 
@@ -73,7 +75,7 @@ class CosineDBSCAN(ClustererMixin):
                 raise InvalidInput(f"eps is a cosine distance in [0, 2], got {self.eps}")
             thr, src = 1.0 - float(self.eps), "eps argument"
         else:
-            thr, src = resolve(self.threshold, self.model or model, self.home)
+            thr, src = resolve(self.threshold, self.model or model, self.home, n_faces=mat.shape[0], method="dbscan")
         self.eps_, self.threshold_source_ = 1.0 - thr, src
         n = mat.shape[0]
         i, j, w = similarity_edges(mat, thr)

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from faceprint.errors import InvalidInput, NotFitted
 from faceprint.eval import metrics
+
+if TYPE_CHECKING:
+    from faceprint.matching.open_set import OpenSetCalibration
 
 Target = Literal["far", "accuracy"]
 
@@ -146,11 +149,31 @@ class ThresholdCalibrator:
 
 @dataclass(frozen=True)
 class Threshold:
-    """A decision threshold with its provenance, as used by verify/identify."""
+    """A decision threshold with its provenance, as used by verify/identify/cluster.
+
+    Identification thresholds from the open-set model (:mod:`faceprint.matching.open_set`) also
+    carry the model, the target FPIR and the gallery composition they were solved for, so a
+    result can report the per-comparison FAR and the predicted FPIR at its score.
+    """
 
     value: float
     source: str
     calibrator: ThresholdCalibrator | None = None
+    open_set: OpenSetCalibration | None = field(default=None, repr=False, compare=False)
+    target_fpir: float | None = None
+    composition: tuple[tuple[int, int], ...] | None = None  # (photos per template, templates)
 
     def far_at(self, score: float) -> float | None:
-        return None if self.calibrator is None else self.calibrator.far_at(score)
+        """Estimated per-comparison false-accept rate at ``score`` (None when unknown)."""
+        if self.calibrator is not None:
+            return self.calibrator.far_at(score)
+        if self.open_set is not None:
+            return self.open_set.far(score, 1)
+        return None
+
+    def fpir_at(self, score: float) -> float | None:
+        """Predicted chance that a person who is not enrolled scores ``score`` or more against
+        someone in this gallery (None unless the threshold came from the open-set model)."""
+        if self.open_set is None or self.composition is None:
+            return None
+        return float(self.open_set.fpir(score, dict(self.composition)))

@@ -15,21 +15,29 @@ Identity-level templates
     the cosine between the probe and the L2-normalised mean of their enrolled embeddings, which
     averages out per-photo noise (pose, light, expression). ``combine="max"`` scores a person by their
     best-matching enrolled face (nearest-neighbour rule). Chosen by measurement on LFW
-    (``benchmarks/gallery_lfw.py`` → ``benchmarks/results/gallery_lfw.json``; dlib ResNet; 360 people
-    enrolled with 3 photos each among 4,069 single-photo people; 1,108 mated and 1,081 non-mated
-    probes): mean gave rank-1 0.982 vs 0.968 for max, and DIR@FPIR=1e-2 0.716 vs 0.595. With one
-    photo per person the two rules are identical. Caveat, also measured: the mean rule favours people
+    (``benchmarks/gallery_lfw.py`` → ``benchmarks/results/gallery_lfw.json``; dlib ResNet; people not
+    used for calibration, 3 splits of 140 people enrolled with 3 photos each among 1,034
+    single-photo people, 4,354 non-mated searches): mean gave rank-1 0.993 vs 0.984 for max, and
+    DIR at the open-set threshold for FPIR 1e-2 0.915 vs 0.820 (observed FPIR 0.0078 / 0.0062).
+    With one photo per person the two rules are identical. Caveat, also measured: the mean rule favours people
     enrolled with more photos — among 100k synthetic distractor faces (3 per synthetic person) real
     single-photo people were found at rank 1 less often with mean (0.810) than with max (0.840).
     Up to :data:`MEAN_EXACT_MAX` people every template is scored exactly; above, the people owning
     the nearest enrolled faces (from the face index) are re-scored by their template.
 
 Open set
-    A face whose best identity scores below the calibrated threshold
-    (:func:`~faceprint.matching.thresholds.resolve_threshold`: argument, user calibration, model
-    card) is reported unknown (``identity is None``); its candidates are still listed. The threshold
-    is a one-to-one verification threshold: with N people enrolled, the chance that *some* impostor
-    passes grows with N, so large galleries may want a stricter one (``threshold=``).
+    A face whose best identity scores below the decision threshold is reported unknown
+    (``identity is None``); its candidates are still listed. Unless a ``threshold=`` is given, the
+    threshold depends on the gallery: with N people enrolled, a person who is not enrolled meets N
+    impostor comparisons, so the threshold is solved for a target false-positive identification
+    rate (``target_fpir``, default 1e-2) from the calibrated per-comparison impostor tail:
+    ``FPIR(t) = 1 − Π_k (1 − FAR_k(t))^{n_k}`` over the ``n_k`` identities whose template
+    averages ``k`` photos (``combine="max"``: every enrolled face is a comparison). See
+    :mod:`faceprint.matching.open_set` and
+    :func:`~faceprint.matching.thresholds.resolve_identification_threshold` (precedence). Each
+    result reports the threshold, its source, the per-comparison FAR (``far_estimate``) and the
+    predicted FPIR (``fpir_estimate``) at its best score. Measured on LFW identities never used for
+    calibration: ``benchmarks/gallery_lfw.py``.
 """
 
 from __future__ import annotations
@@ -89,8 +97,9 @@ class IdentifiedFace:
     score: float | None  # the best candidate's score (None when the gallery is empty)
     threshold: float
     threshold_source: str
-    far_estimate: float | None = None
+    far_estimate: float | None = None  # per-comparison false-accept rate at the best score
     detection_score: float | None = None
+    fpir_estimate: float | None = None  # predicted FPIR of this gallery at the best score (open-set model)
 
     @property
     def is_unknown(self) -> bool:
@@ -106,6 +115,7 @@ class IdentifiedFace:
             "threshold": round(self.threshold, 6),
             "threshold_source": self.threshold_source,
             "far_estimate": self.far_estimate,
+            "fpir_estimate": self.fpir_estimate,
             "candidates": [c.to_dict() for c in self.candidates],
         }
 
@@ -260,7 +270,9 @@ class Gallery:
             :func:`~faceprint.matching.store.open_store`; overrides ``home`` for storage.
         index: ``"auto"`` (exact below HNSW_MIN_SIZE faces, HNSW above), ``"flat"`` or ``"hnsw"``.
             Ignored for stores with native vector search (PostgreSQL).
-        threshold: fixed decision threshold (cosine); default: the calibrated one.
+        threshold: fixed decision threshold (cosine); default: solved for ``target_fpir`` and the
+            gallery's size (see the module docstring).
+        target_fpir: accepted false-positive identification rate (default: the calibration's, 1e-2).
         combine: identity template rule, ``"mean"`` (default) or ``"max"`` (see the module docstring).
         persist_index: save the index beside the SQLite file (on :meth:`close` and after rebuilds).
     """
@@ -273,9 +285,12 @@ class Gallery:
         *,
         index: str = "auto",
         threshold: float | None = None,
+        target_fpir: float | None = None,
         combine: Combine = "mean",
         persist_index: bool = True,
     ) -> None:
+        if target_fpir is not None and not 0.0 < float(target_fpir) < 1.0:
+            raise InvalidInput(f"target_fpir must be in (0, 1), got {target_fpir}")
         if combine not in ("max", "mean"):
             raise InvalidInput(f"combine must be 'max' or 'mean', got {combine!r}")
         if index not in ("auto", "flat", "hnsw"):
@@ -295,6 +310,7 @@ class Gallery:
         self._pipeline = pipeline
         self._index_kind = index
         self._threshold = threshold
+        self.target_fpir = None if target_fpir is None else float(target_fpir)
         self.combine: Combine = combine
         self.persist_index = persist_index
         self._lock = threading.RLock()
@@ -306,6 +322,9 @@ class Gallery:
         self._tsum: dict[int, np.ndarray] = {}
         self._tcount: dict[int, int] = {}
         self._templates: FlatIndex | None = None
+        # open-set threshold inputs: ((uuid, combine), seq, faces, composition), last resolution
+        self._comp: tuple[tuple[str, str], int, int, dict[int, int]] | None = None
+        self._thr_cache: tuple[Any, Any] | None = None
 
     # ------------------------------------------------------------- plumbing
 
@@ -330,12 +349,63 @@ class Gallery:
         m = self.store.model()
         return m[0] if m else None
 
-    def threshold(self, model: str | None = None) -> Any:
-        """The :class:`~faceprint.matching.calibration.Threshold` in force for this gallery."""
-        from faceprint.matching.thresholds import resolve_threshold
+    def threshold(self, model: str | None = None, *, threshold: float | None = None, target_fpir: float | None = None) -> Any:
+        """The identification :class:`~faceprint.matching.calibration.Threshold` in force for this
+        gallery as it is now (its value, source, target FPIR and the composition it was solved for)."""
+        from faceprint.matching.thresholds import resolve_identification_threshold, user_open_set_path
 
         tag = model or self.model or self.pipeline.model_tag
-        return resolve_threshold(tag, threshold=self._threshold, home=self.home)
+        thr = threshold if threshold is not None else self._threshold
+        fpir = target_fpir if target_fpir is not None else self.target_fpir
+        if thr is not None:
+            return resolve_identification_threshold(tag, {}, threshold=thr)
+        comp = self.composition()
+        try:  # a user calibration dropped in (or changed) while this gallery is open is picked up
+            user_mtime = user_open_set_path(tag.split("@", 1)[0], self.home).stat().st_mtime_ns
+        except OSError:
+            user_mtime = None
+        key = (tag, tuple(sorted(comp.items())), fpir, str(self.home), self.combine, user_mtime)
+        cached = self._thr_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        unit = "faces" if self.combine == "max" else "identities"
+        out = resolve_identification_threshold(tag, comp, target_fpir=fpir, unit=unit, home=self.home)
+        self._thr_cache = (key, out)
+        return out
+
+    def composition(self) -> dict[int, int]:
+        """What a probe is compared with, for the open-set threshold: ``{photos per template:
+        identities}`` under the mean rule, ``{1: faces}`` under the max rule.
+
+        Cached; recounted once the store changed by more than 1 % of the gallery's faces since the
+        last count (the threshold moves with log N: a 1 % change in N moves it by ~1e-5), so it
+        costs nothing per search."""
+        native = self.store.native_search
+        with self._lock:
+            stamp = self.store.stamp()
+            c = self._comp
+            if c is not None and c[0] == (stamp[0], self.combine) and abs(stamp[1] - c[1]) <= 0.01 * c[2]:
+                return c[3]
+            hist: dict[int, int]
+            current = not native and self._index is not None and self._stamp == stamp  # the in-memory index is up to date
+            if self.combine == "max":
+                n = len(self._index) if current and self._index is not None else self.store.count()[1]
+                hist = {1: int(n)} if n else {}
+            elif current and self._templates is not None:
+                counts = np.fromiter(self._tcount.values(), dtype=np.int64, count=len(self._tcount))
+                u, k = np.unique(counts[counts > 0], return_counts=True)
+                hist = dict(zip(u.tolist(), k.tolist()))
+            else:
+                sizes = getattr(self.store, "template_sizes", None)
+                if sizes is not None:
+                    hist = dict(sizes())
+                else:
+                    hist = {}
+                    for r in self.store.identities():
+                        if r.n_faces:
+                            hist[r.n_faces] = hist.get(r.n_faces, 0) + 1
+            self._comp = ((stamp[0], self.combine), stamp[1], sum(k * v for k, v in hist.items()), hist)
+            return hist
 
     def close(self) -> None:
         with self._lock:
@@ -577,11 +647,13 @@ class Gallery:
         k: int = 5,
         *,
         threshold: float | None = None,
+        target_fpir: float | None = None,
         boxes: Sequence[Box | None] | None = None,
         detection_scores: Sequence[float | None] | None = None,
     ) -> list[IdentifiedFace]:
         """Identify already-computed embeddings (Embedding objects, or unit rows of a matrix in
-        the gallery's model)."""
+        the gallery's model). ``threshold`` overrides the open-set threshold; ``target_fpir``
+        changes the FPIR it is solved for (see the module docstring)."""
         if isinstance(embeddings, np.ndarray):
             q = np.asarray(embeddings, np.float32)
             if q.ndim == 1:
@@ -605,10 +677,10 @@ class Gallery:
         gm = self.store.model()
         if gm is not None and q.shape[1] != gm[1]:
             raise GalleryError(f"queries are {q.shape[1]}-d but the gallery's model {gm[0]} is {gm[1]}-d")
-        from faceprint.matching.thresholds import resolve_threshold
-
-        thr = resolve_threshold(model, threshold=threshold if threshold is not None else self._threshold, home=self.home)
+        if target_fpir is not None and not 0.0 < float(target_fpir) < 1.0:
+            raise InvalidInput(f"target_fpir must be in (0, 1), got {target_fpir}")
         results = self.search(q, k) if gm is not None else [[] for _ in range(len(q))]
+        thr = self.threshold(model, threshold=threshold, target_fpir=target_fpir)  # after the search: index is current
         names = self.store.identity_names([iid for r in results for iid, _, _ in r])
         out = []
         for i, res in enumerate(results):
@@ -625,16 +697,20 @@ class Gallery:
                     threshold_source=thr.source,
                     far_estimate=thr.far_at(best.score) if best else None,
                     detection_score=detection_scores[i] if detection_scores is not None else None,
+                    fpir_estimate=thr.fpir_at(best.score) if best else None,
                 )
             )
         return out
 
-    def identify(self, image: Any, k: int = 5, *, threshold: float | None = None) -> list[IdentifiedFace]:
+    def identify(
+        self, image: Any, k: int = 5, *, threshold: float | None = None, target_fpir: float | None = None
+    ) -> list[IdentifiedFace]:
         """Top-``k`` identities for every face in ``image`` (most prominent first), each with the
-        open-set decision. ``image`` may also be an :class:`Embedding` (one result, no box).
+        open-set decision (threshold for ``target_fpir`` and this gallery's size unless
+        ``threshold`` is given). ``image`` may also be an :class:`Embedding` (one result, no box).
         Returns ``[]`` when the image has no face."""
         if isinstance(image, Embedding):
-            return self.identify_embeddings([image], k, threshold=threshold)
+            return self.identify_embeddings([image], k, threshold=threshold, target_fpir=target_fpir)
         src = _read_source(image)
         self._check_pipeline_model()
         faces: list[Face] = self.pipeline.process(src.image)
@@ -645,6 +721,7 @@ class Gallery:
             [f.embedding for f in faces],  # type: ignore[misc]
             k,
             threshold=threshold,
+            target_fpir=target_fpir,
             boxes=[f.box for f in faces],
             detection_scores=[f.detection.score for f in faces],
         )

@@ -251,6 +251,7 @@ def test_enroll_identify_show_delete(client: Any, examples: Path) -> None:
     names = sorted(f["identity"] for f in found["faces"])
     assert names == ["Barack Obama", "Joe Biden"]
     assert all(len(f["candidates"]) == 2 and f["score"] >= f["threshold"] for f in found["faces"])
+    assert all(f["threshold_source"].startswith("open-set") and 0 <= f["fpir_estimate"] <= 0.01 for f in found["faces"]), found
 
     show = client.get("/v1/identities/Barack Obama").json()
     assert show["identity"]["name"] == "Barack Obama" and len(show["faces"]) == 2

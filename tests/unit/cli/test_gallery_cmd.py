@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "matching"))
-from gallery_fakes import FakePipeline, save_png  # noqa: E402
+from gallery_fakes import FakePipeline, fake_open_set_calibration, save_png  # noqa: E402
 
 import faceprint.api as api  # noqa: E402
 from faceprint.cli.main import main  # noqa: E402
@@ -139,3 +139,25 @@ def test_cluster_writes_json_and_contact_sheet(fake_pipeline, tmp_path: Path, ca
         for c in res["clusters"]:
             for f in c["faces"]:
                 assert (out / method / f["thumb"]).stat().st_size > 0
+
+
+def test_identify_threshold_follows_gallery_size_and_fpir(fake_pipeline, people: Path, tmp_path: Path, capsys) -> None:
+    from faceprint.matching.thresholds import user_open_set_path
+
+    home = tmp_path / "home"
+    cal = fake_open_set_calibration()
+    cal.save(user_open_set_path("fake", home))
+    run(capsys, "enroll", "--folders", str(people), "--home", str(home), "--no-progress")
+    probe = save_png(tmp_path / "probe.png", 2, 9)
+    code, out, _ = run(capsys, "identify", str(probe), "--json", "--home", str(home))
+    face = json.loads(out)["results"][0]["faces"][0]
+    assert code == 0 and face["identity"] == "bob"
+    assert face["threshold"] == pytest.approx(cal.threshold(1e-2, {2: 3}).value, abs=1e-6)
+    assert face["threshold_source"].startswith("open-set: FPIR 0.01 over 3 identities (3 with 2 photos)")
+    assert 0 <= face["fpir_estimate"] <= 1e-2
+    code, out, _ = run(capsys, "identify", str(probe), "--json", "--home", str(home), "--fpir", "0.0001")
+    strict = json.loads(out)["results"][0]["faces"][0]
+    assert strict["threshold"] > face["threshold"] and "FPIR 0.0001" in strict["threshold_source"]
+    code, out, _ = run(capsys, "gallery", "info", "--json", "--home", str(home))
+    info = json.loads(out)
+    assert info["threshold"] == pytest.approx(face["threshold"], abs=1e-6) and info["target_fpir"] == 0.01

@@ -83,7 +83,8 @@ def test_threshold_defaults_to_calibrated(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(thresholds, "resolve_threshold", lambda model, **kw: Threshold(0.95, f"card of {model}"))
     x = angle_vectors([0, 10, 15])  # cos 10° = 0.985, cos 15° = 0.966, cos 5° = 0.996
     est = ChineseWhispers(model="m@1").fit(x)
-    assert est.threshold_ == 0.95 and est.threshold_source_ == "card of m@1"
+    # no open-set (clustering) calibration for this model: the verification threshold, said so
+    assert est.threshold_ == 0.95 and est.threshold_source_ == "verification threshold (no open-set calibration for m@1): card of m@1"
     assert est.labels_.tolist() == [0, 0, 0]
     assert CosineDBSCAN(model="m@1").fit(x).eps_ == pytest.approx(0.05)
 

@@ -92,3 +92,38 @@ def enroll_worker(spec: tuple[str, str, str | None], worker: int, n: int) -> lis
         ids.extend(r.face_ids)
     store.close()
     return ids
+
+
+def enroll_many_worker(spec: tuple[str, str, str | None], worker: int, n_shared: int, n_own: int) -> list[tuple[str, int, str, int | None]]:
+    """Child process body: bulk-enroll (``Gallery.enroll_many``) ``n_shared`` photos that every
+    worker enrolls too (worker 2 in reverse order, so the workers meet in the middle) interleaved
+    with ``n_own`` photos of its own; returns ``(name, variant, status, face_id)`` per photo."""
+    from faceprint.matching.gallery import Gallery
+
+    shared = [(f"s{i % 30}", 100 + i % 30, i // 30) for i in range(n_shared)]
+    if worker % 2 == 0:
+        shared.reverse()
+    own = [(f"own{worker}_{j % 10}", 150 + 20 * worker + j % 10, 10 + j // 10) for j in range(n_own)]
+    plan: list[tuple[str, int, int]] = []
+    for k in range(max(len(shared), len(own))):
+        plan += shared[k : k + 1] + own[k : k + 1]
+    store = open_store(spec)
+    g = Gallery(home=None, pipeline=FakePipeline(), store=store, threshold=0.7, persist_index=False)
+    out = []
+    for (name, _, variant), o in zip(plan, g.enroll_many(((n, make_image(p, v)) for n, p, v in plan), batch=4)):
+        out.append((name, variant, o.status, o.face_id))
+    store.close()
+    return out
+
+
+def fake_open_set_calibration():
+    """An open-set calibration of the fake pipeline's model, fitted on its own vectors (60 people
+    x 6 photos), with clustering constants; save it to ``<home>/calibration/fake.open_set.json``."""
+    from faceprint.matching.open_set import OpenSetCalibration
+
+    x = np.stack([vector(p, v) for p in range(60) for v in range(6)])
+    y = np.repeat(np.arange(60), 6)
+    return OpenSetCalibration.fit(
+        x, y, model=MODEL, source="fake people", source_short="fake tail",
+        clustering={"chinese_whispers": {"false_links_per_face": 0.05}, "dbscan": {"false_links_per_face": 0.02}},
+    )

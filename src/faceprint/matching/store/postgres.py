@@ -434,6 +434,14 @@ class PostgresStore:
             nf = c.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
         return int(ni), int(nf)
 
+    def template_sizes(self) -> dict[int, int]:
+        """``{faces per identity: identities}`` over identities with at least one face."""
+        with self._tx(False) as c:
+            rows = c.execute(
+                "SELECT n, COUNT(*) FROM (SELECT COUNT(*) AS n FROM faces GROUP BY identity_id) s GROUP BY n"
+            ).fetchall()
+        return {int(n): int(k) for n, k in rows}
+
     def identities(self) -> list[IdentityRecord]:
         with self._tx(False) as c:
             rows = c.execute(

@@ -449,6 +449,11 @@ class SqliteStore:
             nf = c.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
         return int(ni), int(nf)
 
+    def template_sizes(self) -> dict[int, int]:
+        """``{faces per identity: identities}`` over identities with at least one face."""
+        rows = self._q("SELECT n, COUNT(*) FROM (SELECT COUNT(*) AS n FROM faces GROUP BY identity_id) GROUP BY n")
+        return {int(n): int(c) for n, c in rows}
+
     def identities(self) -> list[IdentityRecord]:
         rows = self._q(
             "SELECT i.id, i.name, i.metadata, i.created, COUNT(f.id) FROM identities i "
