@@ -11,7 +11,14 @@ the 512x512 photo and the face-size scan):
   and ms per image (``detect`` one image at a time; for mtcnn also ``detect_batch``);
 * ms per image on a ~512x512 photo (obama.jpg, centre square resized to 512x512, one face);
 * the smallest face each finds: obama.jpg rescaled so dlib's face box is W px wide, for W from
-  120 down to 16, cut out in a (3W, min 100) px window.
+  120 down to 16, cut out in a (3W, min 100) px window;
+* MTCNN's score floor (the default pipeline's O-net threshold): for floors 0.7–0.99, recall and
+  false positives at IoU 0.5 on both dlib XMLs (43 faces; dlib-style boxes), and detections beyond /
+  short of the face counts of face_recognition's example photos and dlib's ``dogs.jpg`` /
+  ``bald_guys.jpg`` (counts checked by eye).
+
+"mtcnn(default)" is MTCNN as the default pipeline configures it (``pipeline.DETECTOR_DEFAULTS``:
+O-net score ≥ 0.9, dlib-style boxes).
 
 The host is shared (2 cores) and its load drifts, so the LFW timing runs the detectors in turn on
 chunks of 100 images and reports the median per-chunk rate (and the minimum); the 512 photo is
@@ -34,18 +41,69 @@ from pathlib import Path
 import numpy as np
 from _common import SHARED, lfw_images, write_result
 
-from faceprint.eval.protocols.detection import evaluate_detector
+from faceprint.eval.protocols.detection import evaluate_detector, match_detections, parse_imglab_xml
 from faceprint.io.decode import load_image
 from faceprint.models import registry
+from faceprint.pipeline import DETECTOR_DEFAULTS
 
 CONFIGS = {
     "dlib_hog(up=0)": ("dlib_hog", {"upsample": 0}),
     "dlib_hog(up=1)": ("dlib_hog", {"upsample": 1}),
     "mtcnn": ("mtcnn", {}),
+    "mtcnn(default)": ("mtcnn", DETECTOR_DEFAULTS["mtcnn"]),
     "dlib_mmod(up=0)": ("dlib_mmod", {"upsample": 0}),
 }
 SLOW = {"dlib_mmod(up=0)"}
 FACE_WIDTHS = [120, 100, 80, 70, 60, 50, 44, 40, 36, 32, 28, 24, 20, 16, 14, 12]
+FLOORS = [0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99]
+#: Faces in the example photos, counted by eye (paths under ../shared/data).
+EXAMPLE_FACES = {
+    **{f"face_recognition_examples/examples/{n}": 1 for n in (
+        "obama.jpg", "obama2.jpg", "obama_small.jpg", "obama-240p.jpg", "obama-480p.jpg", "obama-720p.jpg",
+        "obama-1080p.jpg", "biden.jpg", "alex-lacamoire.png", "lin-manuel-miranda.png")},
+    "face_recognition_examples/examples/two_people.jpg": 2,
+    "face_recognition_examples/examples/knn_examples/test/alex_lacamoire1.jpg": 1,
+    "face_recognition_examples/examples/knn_examples/test/johnsnow_test1.jpg": 1,
+    "face_recognition_examples/examples/knn_examples/test/kit_with_rose.jpg": 2,
+    "face_recognition_examples/examples/knn_examples/test/obama1.jpg": 1,
+    "face_recognition_examples/examples/knn_examples/test/obama_and_biden.jpg": 3,  # and a girl at the right
+    **{f"face_recognition_examples/tests/test_images/{n}": 1 for n in (
+        "obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "obama_partial_face.jpg", "obama_partial_face2.jpg",
+        "32bit.png")},
+    "detection_dlib/dogs.jpg": 0,
+    "detection_dlib/bald_guys.jpg": 24,
+    "detection_dlib/Tom_Cruise_avp_2014_4.jpg": 1,
+}
+
+
+def floor_scan() -> dict:
+    """MTCNN at O-net threshold 0.7 once per image (a higher floor is a filter on the score: a
+    lower-scored box never suppresses a higher-scored one), boxes mapped dlib-style."""
+    from faceprint.models.detectors.mtcnn import dlib_style_box
+    from faceprint.types import Detection
+
+    det = registry.create("mtcnn", box_style="dlib")
+    xml_dets = []
+    for name in ("training.xml", "testing.xml"):
+        for g in parse_imglab_xml(SHARED / "detection_dlib" / name):
+            xml_dets.append((g, det.detect(load_image(g.path))))
+    photo_dets = {rel: det.detect(load_image(SHARED / rel)) for rel in EXAMPLE_FACES}
+    out = {}
+    for floor in FLOORS:
+        tp = fp = fn = 0
+        for g, dets in xml_dets:
+            r = match_detections(g.boxes, [d for d in dets if d.score > floor], ignore=g.ignore)
+            tp, fp, fn = tp + r.tp, fp + r.fp, fn + r.fn
+        extra = {rel: len([d for d in d_ if d.score > floor]) - EXAMPLE_FACES[rel] for rel, d_ in photo_dets.items()}
+        out[str(floor)] = {
+            "xml_faces": tp + fn, "xml_recall": tp / (tp + fn), "xml_false_positives": fp,
+            "photos_extra_detections": sum(max(0, e) for e in extra.values()),
+            "photos_missing_faces": sum(max(0, -e) for e in extra.values()),
+            "photos_with_extra": sorted(k for k, e in extra.items() if e > 0),
+        }
+    scores = sorted(d.score for _, dets in xml_dets for d in dets)
+    return {"floors": out, "lowest_xml_detection_scores": scores[:5],
+            "photo_scores": {k: [round(d.score, 3) for d in v] for k, v in photo_dets.items() if len(v) != EXAMPLE_FACES[k]}}
 
 
 def photo_512() -> np.ndarray:
@@ -183,6 +241,9 @@ def main() -> int:
     for label in detectors:
         results[label]["face_size_scan"] = scan[label]
 
+    # 5. MTCNN's score floor
+    floors = floor_scan()
+
     load_after = os.getloadavg()
     elapsed = time.perf_counter() - t_start
 
@@ -207,6 +268,10 @@ def main() -> int:
     print(
         f"mtcnn detect_batch on LFW: {results['mtcnn']['lfw']['detect_batch_ms_per_image_median']:.1f} ms/img (median of chunks)"
     )
+    print("MTCNN score floor (dlib-style boxes): XML recall / false positives (43 faces), example photos extra / missing")
+    for floor, r in floors["floors"].items():
+        print(f"  > {floor:<5} {r['xml_recall']:.3f} / {r['xml_false_positives']}   {r['photos_extra_detections']} / "
+              f"{r['photos_missing_faces']}  {' '.join(p.split('/')[-1] for p in r['photos_with_extra'])}")
     print(f"load average before {load_before}, after {load_after}; {elapsed:.0f} s")
 
     write_result(
@@ -228,6 +293,7 @@ def main() -> int:
                 "seconds": round(elapsed, 1),
             },
             "results": results,
+            "mtcnn_score_floor": floors,
         },
     )
     return 0

@@ -1,7 +1,8 @@
 """End to end (decode + detect + align + embed) on LFW images: faceprint vs face_recognition 1.3.0.
 
 Both run in this one process on the same images, one after the other, each with its documented
-defaults (face_recognition: HOG detector with one upsampling, 5-point landmarks, one jitter).
+defaults (faceprint: PipelineConfig(), i.e. MTCNN → dlib 5-point → dlib ResNet, flip-averaged;
+face_recognition: HOG detector with one upsampling, 5-point landmarks, one jitter).
 Prints images/s for each, the ratio, and the images where each found no face.
 
     scripts/bootstrap.sh bench && .venv/bin/python benchmarks/end_to_end.py [--n 500]
@@ -51,7 +52,7 @@ def main() -> None:
     from faceprint.pipeline import Pipeline, PipelineConfig
 
     paths = lfw_images(args.n, stride=9)
-    cfg = PipelineConfig() if not args.detector else PipelineConfig(detector=args.detector, detector_options={})
+    cfg = PipelineConfig() if not args.detector else PipelineConfig(detector=args.detector)  # its measured options
     pipeline = Pipeline.from_config(cfg)
     t_load = time.perf_counter()
     run_faceprint(paths[:3], pipeline)  # warm-up: loads (and on a first run converts) the models

@@ -70,3 +70,37 @@ def test_no_face_and_bad_input(detection_dlib, tmp_path):
     (tmp_path / "x.jpg").write_bytes(b"garbage")
     with pytest.raises(InvalidImage, match="x.jpg"):
         faceprint.embed(tmp_path / "x.jpg")
+
+
+def test_default_pipeline_score_floor_on_obama(ex):
+    """obama.jpg holds one face; MTCNN at its own O-net threshold (0.7) also reports a chair back
+    (p ≈ 0.815): the default pipeline's floor of 0.9 is what removes it."""
+    from faceprint.models import registry
+
+    img = faceprint.load_image(ex / "obama.jpg")
+    faces = faceprint.faces(img)
+    assert len(faces) == 1 and faces[0].detection.score > 0.99 and faces[0].detection.detector == "mtcnn"
+    loose = registry.create("mtcnn", box_style="dlib").detect(img)
+    assert len(loose) == 2 and 0.7 < loose[1].score < 0.9
+    assert faces[0].box == loose[0].box
+    assert len(faceprint.detect(ex / "two_people.jpg")) == 2
+
+
+def test_default_pipeline_gives_dlib_style_boxes_to_the_landmarker(ex):
+    """The default's boxes are dlib-style (they match dlib's HOG box of the same face at IoU ≥ 0.5,
+    dlib's detection criterion; MTCNN's own boxes are taller), and the 5-point predictor runs in
+    exactly the box the user sees."""
+    from faceprint.models import registry
+
+    hog, raw_mtcnn, shape5 = registry.create("dlib_hog", upsample=1), registry.create("mtcnn"), registry.create("dlib_shape5")
+    for name in ("obama.jpg", "two_people.jpg", "biden.jpg"):
+        img = faceprint.load_image(ex / name)
+        faces = faceprint.faces(img, embed=False)
+        ref = hog.detect(img)
+        raw = [d for d in raw_mtcnn.detect(img) if d.score >= 0.9]
+        assert len(faces) == len(ref) == len(raw)
+        for f, r in zip(faces, raw):
+            assert max(f.box.iou(h.box) for h in ref) >= 0.5
+            assert f.box.height < r.box.height  # not MTCNN's forehead-to-chin box
+            assert f.landmarks.scheme == "dlib5"
+            np.testing.assert_array_equal(f.landmarks.points, shape5.landmarks(img, [f.box])[0].points)

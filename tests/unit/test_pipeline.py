@@ -133,3 +133,103 @@ def test_central_box():
 def test_batch_size_validated():
     with pytest.raises(InvalidInput):
         Pipeline(FakeDetector(BOXES), FakeEmbedder(), batch_size=0)
+
+
+# ------------------------------------------------------------------ flip averaging and the defaults
+
+
+class SidedEmbedder:
+    """A descriptor that tells left from right: (mean of the chip's left half, of its right half) + 1."""
+
+    card = card("embedder", input_size=(112, 112), template="arcface_112", embedding_dim=2)
+
+    def __init__(self):
+        self.batches = []
+
+    def embed_chips(self, chips):
+        self.batches.append(len(chips))
+        c = chips.astype(np.float64)
+        half = c.shape[2] // 2
+        return np.stack([c[:, :, :half].mean(axis=(1, 2, 3)), c[:, :, half:].mean(axis=(1, 2, 3))], axis=1) + 1.0
+
+
+def ramp_image(idx):
+    """A left-to-right ramp (so a chip and its mirror differ), tagged like image()."""
+    img = np.tile(np.linspace(0, 250, 200).astype(np.uint8)[None, :, None], (200, 1, 3))
+    img[0, 0, 0] = idx
+    return img
+
+
+def test_flip_average_is_the_mean_of_chip_and_mirror_descriptors():
+    plain_emb, flip_emb = SidedEmbedder(), SidedEmbedder()
+    plain = Pipeline(FakeDetector(BOXES), plain_emb).process(ramp_image(2))
+    flip = Pipeline(FakeDetector(BOXES), flip_emb, flip_average=True).process(ramp_image(2))
+    assert len(flip) == len(plain) == 2
+    for p, f in zip(plain, flip):
+        chip = f.aligned.chip
+        left, right = chip[:, :56].mean() + 1.0, chip[:, 56:].mean() + 1.0
+        assert left != pytest.approx(right)  # the mirror really changes the descriptor
+        np.testing.assert_allclose(p.embedding.vector * p.embedding.norm, [left, right], rtol=1e-6)
+        # mirror: (right half mirrored, left half mirrored) -> mean of both = ((l + r) / 2, (l + r) / 2)
+        expected = np.array([(left + right) / 2, (left + right) / 2])
+        assert f.embedding.norm == pytest.approx(np.linalg.norm(expected), rel=1e-6)
+        np.testing.assert_allclose(f.embedding.vector, expected / np.linalg.norm(expected), rtol=1e-6)
+    # one embedder call: the two chips and their two mirrors together
+    assert plain_emb.batches == [2] and flip_emb.batches == [4]
+
+
+def test_flip_average_keeps_batches_and_order():
+    emb = SidedEmbedder()
+    p = Pipeline(FakeDetector(BOXES), emb, batch_size=2, flip_average=True)
+    out = list(p.process_many([ramp_image(0), ramp_image(1), ramp_image(2), ramp_image(0)]))
+    assert [len(f) for f in out] == [1, 0, 2, 1]
+    assert sum(emb.batches) == 8 and max(emb.batches) <= 2 * 2  # each batch of chips goes with its mirrors
+    np.testing.assert_allclose(out[0][0].embedding.vector, out[3][0].embedding.vector)
+
+
+def test_default_config_is_the_measured_pipeline():
+    from faceprint.pipeline import DETECTOR_DEFAULTS, PipelineConfig
+
+    cfg = PipelineConfig()
+    assert (cfg.detector, cfg.landmarker, cfg.embedder, cfg.flip_average) == ("mtcnn", "dlib_shape5", "dlib_resnet_v1", True)
+    # O-net score floor 0.9 and dlib-style boxes for the dlib shape predictor
+    assert cfg.detector_options == {"thresholds": (0.6, 0.7, 0.9), "box_style": "dlib"} == DETECTOR_DEFAULTS["mtcnn"]
+    assert cfg.signature() == (
+        "det=mtcnn@1[box_style=dlib,thresholds=(0.6, 0.7, 0.9)];lm=dlib_shape5@1;emb=dlib_resnet_v1@1[];align=2;flip"
+    )
+    assert PipelineConfig(flip_average=False).signature() == cfg.signature()[: -len(";flip")]
+
+
+def test_detector_options_follow_the_detector():
+    from faceprint.pipeline import PipelineConfig, detector_defaults
+
+    assert PipelineConfig(detector="dlib_hog").detector_options == {"upsample": 1}
+    assert PipelineConfig(detector="dlib_mmod").detector_options == {}
+    assert PipelineConfig(detector="mtcnn", detector_options={}).detector_options == {}  # explicit wins
+    d = detector_defaults("mtcnn")
+    d["box_style"] = "mtcnn"  # a copy: the defaults are not changed
+    assert detector_defaults("mtcnn")["box_style"] == "dlib"
+
+
+def test_from_config_builds_the_default_and_resets_options_with_the_detector():
+    p = Pipeline.from_config()
+    assert p.flip_average and p.detector.card.name == "mtcnn"
+    assert p.detector.box_style == "dlib" and p.detector.thresholds == (0.6, 0.7, 0.9)
+    assert p.detector._nets is None  # nothing loaded yet
+    hog = Pipeline.from_config(detector="dlib_hog")  # mtcnn's options are not carried over
+    assert hog.config.detector_options == {"upsample": 1} and hog.detector.card.name == "dlib_hog"
+    assert not Pipeline.from_config(flip_average=False).flip_average
+    # keeping the detector keeps its options
+    assert Pipeline.from_config(detector="mtcnn").config.detector_options == {"thresholds": (0.6, 0.7, 0.9), "box_style": "dlib"}
+
+
+def test_shipped_threshold_was_calibrated_with_the_default_pipeline():
+    """The model card's threshold depends on the alignment: the shipped calibration must name the
+    default pipeline it was made with (re-run `faceprint calibrate pairsDevTrain.txt --max-accuracy`
+    whenever PipelineConfig's defaults change)."""
+    from faceprint.matching.thresholds import shipped_calibration
+    from faceprint.pipeline import PipelineConfig
+
+    cfg = PipelineConfig()
+    cal = shipped_calibration(cfg.embedder)
+    assert cal is not None and cfg.signature() in cal.source_

@@ -13,7 +13,7 @@ T = TypeVar("T")
 def add_pipeline_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pipeline")
     g.add_argument("--detector", default=None, help="detector model (see `faceprint models`)")
-    g.add_argument("--upsample", type=int, default=None, help="detector upsampling (dlib detectors)")
+    g.add_argument("--upsample", type=int, default=None, help="detector upsampling (dlib detectors only)")
     g.add_argument("--min-face", type=int, default=None, help="minimum face size in pixels")
     g.add_argument("--landmarker", default=None, help="landmark model, or 'none' to use the detector's own")
     g.add_argument("--embedder", default=None, help="embedding model")
@@ -22,20 +22,21 @@ def add_pipeline_args(p: argparse.ArgumentParser) -> None:
 def pipeline_from_args(args: argparse.Namespace):
     """A Pipeline from the pipeline arguments, or the shared default when none is given."""
     from faceprint.api import default_pipeline
-    from faceprint.pipeline import Pipeline, PipelineConfig
+    from faceprint.errors import InvalidInput
+    from faceprint.pipeline import Pipeline, PipelineConfig, detector_defaults
 
     if not any(getattr(args, k, None) is not None for k in ("detector", "upsample", "min_face", "landmarker", "embedder")):
         return default_pipeline()
     cfg = PipelineConfig()
-    changes: dict[str, Any] = {}
-    if args.detector:
-        changes["detector"] = args.detector
-        changes["detector_options"] = {} if args.detector == "mtcnn" else dict(cfg.detector_options)
-    opts = dict(changes.get("detector_options", cfg.detector_options))
+    detector = args.detector or cfg.detector
+    changes: dict[str, Any] = {"detector": detector}
+    opts = detector_defaults(detector)  # the pipeline's measured options for this detector
     if args.upsample is not None:
+        if detector == "mtcnn":
+            raise InvalidInput("--upsample applies to the dlib detectors; for mtcnn use --min-face")
         opts["upsample"] = args.upsample
     if args.min_face is not None:
-        opts["min_face_size" if (args.detector or cfg.detector) == "mtcnn" else "min_size"] = args.min_face
+        opts["min_face_size" if detector == "mtcnn" else "min_size"] = args.min_face
     changes["detector_options"] = opts
     if args.landmarker:
         changes["landmarker"] = None if args.landmarker.lower() == "none" else args.landmarker

@@ -27,8 +27,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--model", default="fer_mini_xception", help="expression model (default: %(default)s)")
-    p.add_argument("--detector", default=None, help="detector model (default: the pipeline's, dlib_hog)")
-    p.add_argument("--upsample", type=int, default=None, help="detector upsampling (dlib detectors)")
+    p.add_argument("--detector", default=None, help="detector model (default: the pipeline's, mtcnn)")
+    p.add_argument("--upsample", type=int, default=None, help="detector upsampling (dlib detectors only)")
     p.add_argument("--identify", action="store_true", help="also say who each face is (gallery in --home), in the same pass")
     p.add_argument("-k", type=int, default=3, help="candidates per face with --identify (default 3)")
     p.add_argument("--home", default=None, help="gallery directory for --identify (default: $FACEPRINT_HOME)")
@@ -36,15 +36,25 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _detector_config(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The detector's registry name and options: the pipeline default's, changed by the flags."""
+    from faceprint.pipeline import PipelineConfig, detector_defaults
+
+    name = args.detector or PipelineConfig().detector
+    opts: dict[str, Any] = detector_defaults(name)
+    if args.upsample is not None:
+        if name == "mtcnn":
+            from faceprint.errors import InvalidInput
+
+            raise InvalidInput("--upsample applies to the dlib detectors, not mtcnn")
+        opts["upsample"] = args.upsample
+    return name, opts
+
+
 def _detector(args: argparse.Namespace) -> Any:
     from faceprint.models import registry
-    from faceprint.pipeline import PipelineConfig
 
-    cfg = PipelineConfig()
-    name = args.detector or cfg.detector
-    opts: dict[str, Any] = dict(cfg.detector_options) if name == cfg.detector else {}
-    if args.upsample is not None:
-        opts["upsample"] = args.upsample
+    name, opts = _detector_config(args)
     return registry.create(name, **opts)
 
 
@@ -60,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
         from faceprint.matching.gallery import Gallery
         from faceprint.pipeline import Pipeline, PipelineConfig
 
-        cfg = PipelineConfig()
-        pipeline = Pipeline(detector, registry.create(cfg.embedder), registry.create(cfg.landmarker) if cfg.landmarker else None)
+        name, opts = _detector_config(args)
+        pipeline = Pipeline.from_config(PipelineConfig(detector=name, detector_options=opts))
+        detector = pipeline.detector
         gallery = Gallery(home=args.home, pipeline=pipeline)
 
     def one(index: int, path: str, img) -> dict[str, Any]:

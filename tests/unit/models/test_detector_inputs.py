@@ -59,6 +59,8 @@ def test_detect_batch_rejects_non_sequences(name):
         ("mtcnn", {"thresholds": (0.6, 0.7, 1.5)}),
         ("mtcnn", {"factor": 1.0}),
         ("mtcnn", {"factor": "0.7"}),
+        ("mtcnn", {"box_style": "hog"}),
+        ("mtcnn", {"box_style": None}),
     ],
 )
 def test_bad_parameters(name, kwargs):

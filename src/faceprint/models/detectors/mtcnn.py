@@ -18,9 +18,17 @@ Coordinates: facenet-pytorch's boxes are 1-based with inclusive ends (``pad`` cr
 ``Box(x1 − 1, y1 − 1, x2, y2)`` (so it spans exactly the pixels facenet-pytorch would crop, the
 same convention as the dlib detectors), clipped to the image; landmarks are kept as they are.
 
-Score: the O-net's face probability in ``[0, 1]`` (default acceptance threshold 0.7).
+Score: the O-net's face probability in ``[0, 1]`` (default acceptance threshold 0.7; the default
+pipeline raises it to 0.9, see :data:`faceprint.pipeline.DETECTOR_DEFAULTS`).
 Landmarks: scheme ``eyes_nose_mouth5`` in image order — eye on the image left, eye on the image
 right, nose tip, mouth corner on the image left, mouth corner on the image right.
+
+Box style: MTCNN's boxes run from the forehead to the chin. With ``box_style="dlib"`` every
+detection's box is replaced by :func:`dlib_style_box` of it (clipped to the image) — the box dlib's
+HOG detector would draw, which is what dlib's shape predictors were trained to start from — while
+the score and the five MTCNN landmarks are unchanged. The default pipeline uses it so that
+``dlib_shape5`` receives the boxes it expects (and users see boxes of the same geometry as
+before, with HOG).
 """
 
 from __future__ import annotations
@@ -68,11 +76,11 @@ CARD = ModelCard(
         "once and cached. Score = O-net face probability in [0, 1]. Landmarks: eye centres, nose tip, "
         "mouth corners in image left/right order. Finds faces down to ~12-16 px (dlib-box width) at "
         "min_face_size=20. Boxes are taller than dlib's (forehead to chin): use dlib_style_box() "
-        "before a dlib shape predictor."
+        "before a dlib shape predictor, or create it with box_style='dlib'."
     ),
     extra={
         "weights": {k: {"path": p, "sha256": h} for k, (p, h) in WEIGHTS.items()},
-        "defaults": {"min_face_size": 20, "thresholds": [0.6, 0.7, 0.7], "factor": 0.709},
+        "defaults": {"min_face_size": 20, "thresholds": [0.6, 0.7, 0.7], "factor": 0.709, "box_style": "mtcnn"},
     },
 )
 
@@ -82,6 +90,8 @@ _RNET_BATCH = 64
 _ONET_BATCH = 16
 _BATCH_IMAGES = 8  # images whose R-/O-net crops share onnxruntime calls in detect_batch
 
+
+BOX_STYLES = ("mtcnn", "dlib")
 
 #: dlib's HOG box of a face, in units of the MTCNN box of the same face (x1, y1, x2, y2 as
 #: fractions of the MTCNN box's width/height from its top-left corner): the median over 499 LFW
@@ -469,6 +479,9 @@ class MtcnnDetector:
         thresholds: P-, R-, O-net probability thresholds (default ``(0.6, 0.7, 0.7)``); the last
             one is the acceptance threshold on :attr:`Detection.score`.
         factor: pyramid scale step (default 0.709).
+        box_style: ``"mtcnn"`` (default: the network's own box, forehead to chin) or ``"dlib"``
+            (:func:`dlib_style_box` of it, clipped to the image: the box to give a dlib shape
+            predictor). Scores and landmarks do not depend on it.
         threads: onnxruntime intra-op threads (default: ``$FACEPRINT_THREADS`` or all cores).
     """
 
@@ -479,6 +492,7 @@ class MtcnnDetector:
         min_face_size: float = 20,
         thresholds: Sequence[float] = (0.6, 0.7, 0.7),
         factor: float = 0.709,
+        box_style: str = "mtcnn",
         threads: int | None = None,
     ) -> None:
         self.card = card
@@ -492,6 +506,9 @@ class MtcnnDetector:
         self.factor = check_float(factor, "factor")
         if not 0.1 <= self.factor < 1.0:
             raise InvalidInput(f"factor must be in [0.1, 1), got {factor}")
+        if box_style not in BOX_STYLES:
+            raise InvalidInput(f"box_style must be one of {', '.join(map(repr, BOX_STYLES))}, got {box_style!r}")
+        self.box_style = box_style
         self.threads = None if threads is None else check_int(threads, "threads", 1)
         self._nets: _Nets | None = None
         self._lock = threading.Lock()
@@ -499,7 +516,7 @@ class MtcnnDetector:
     def __repr__(self) -> str:
         return (
             f"MtcnnDetector(min_face_size={self.min_face_size:g}, thresholds={self.thresholds}, "
-            f"factor={self.factor:g})"
+            f"factor={self.factor:g}, box_style={self.box_style!r})"
         )
 
     def _get_nets(self) -> _Nets:
@@ -525,6 +542,10 @@ class MtcnnDetector:
             box = Box(x1, y1, x2, y2).clip(width, height)
             if box.width <= 0 or box.height <= 0:
                 continue
+            if self.box_style == "dlib":
+                box = dlib_style_box(box).clip(width, height)
+                if box.width <= 0 or box.height <= 0:
+                    continue
             dets.append(Detection(box, float(b[4]), Landmarks(p, "eyes_nose_mouth5"), self.card.name))
         return sort_by_prominence(dets)
 

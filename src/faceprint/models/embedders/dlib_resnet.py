@@ -55,10 +55,11 @@ CARD = ModelCard(
     color_order="RGB",
     embedding_dim=EMBEDDING_DIM,
     template="dlib_150_pad025",
-    default_threshold=0.910383,
+    default_threshold=0.910398,
     threshold_provenance=(
-        "cosine similarity of best accuracy on LFW View 1 pairsDevTrain.txt (1100+1100 pairs; 98.86%, "
-        "FAR 0.82%); see faceprint/models/cards/dlib_resnet_v1.calibration.json"
+        "cosine similarity of best accuracy on LFW View 1 pairsDevTrain.txt (1100+1100 pairs; 99.23%, "
+        "FAR 1.0%) through the default pipeline (MTCNN, dlib-style boxes, dlib 5-point, dlib chip, "
+        "flip-averaged); see faceprint/models/cards/dlib_resnet_v1.calibration.json"
     ),
     notes=(
         "dlib's 29-conv ResNet (ResNet-34 with layers removed and half the filters), trained by Davis "
