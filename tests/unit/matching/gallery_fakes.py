@@ -127,3 +127,77 @@ def fake_open_set_calibration():
         x, y, model=MODEL, source="fake people", source_short="fake tail",
         clustering={"chinese_whispers": {"false_links_per_face": 0.05}, "dbscan": {"false_links_per_face": 0.02}},
     )
+
+
+# ------------------------------------------------------------------ fault-test helpers
+
+
+def kill_child_mid_enrolment(script: str, *, at_least: int = 300, timeout_s: float = 60.0) -> list[tuple[str, int]]:
+    """Run ``script`` (a child that prints ``enrolled NAME FACE_ID`` per stored face) in a new
+    Python process, SIGKILL it once ``at_least`` faces were reported, and return what it reported."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reported: list[tuple[str, int]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        assert proc.stdout is not None
+        while len(reported) < at_least and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            status, name, fid = line.split()
+            assert status == "enrolled"
+            reported.append((name, int(fid)))
+        os.kill(proc.pid, signal.SIGKILL)  # mid-run: the child is enrolling as fast as it can
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:  # pragma: no cover
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
+    assert len(reported) >= at_least, "the child did not get far enough before the deadline"
+    return reported
+
+
+def pgserver_url(prefix: str):  # -> Iterator[str], a generator for fixtures
+    """Start a PostgreSQL + pgvector server from the pgserver wheel (or skip), yield its URL,
+    stop and remove it afterwards. Its data lives outside pytest's base temp dir: a concurrent
+    pytest session makes that private (0700) again, and the server runs as another system user
+    when started by root."""
+    import shutil
+    import tempfile
+    import warnings
+    from pathlib import Path
+
+    import pytest
+
+    try:
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR at import
+            warnings.simplefilter("ignore")
+            import pgserver  # noqa: PLC0415
+        import psycopg  # noqa: F401, PLC0415
+    except ImportError as e:
+        pytest.skip(f"PostgreSQL backend not testable: {e} (pip install -r requirements/test.txt)")
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    d = base / "pg"
+    d.mkdir()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            srv = pgserver.get_server(str(d), cleanup_mode="stop")
+        srv.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+    except Exception as e:  # noqa: BLE001 - any failure to start means skip
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"could not start a PostgreSQL server from pgserver: {e}")
+    try:
+        yield srv.get_uri()
+    finally:
+        try:
+            srv.cleanup()
+        except Exception:  # noqa: BLE001
+            pass
+        shutil.rmtree(base, ignore_errors=True)

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import pytest
-from gallery_fakes import MODEL, FakePipeline, enroll_many_worker, make_image, vector
+from gallery_fakes import MODEL, FakePipeline, enroll_many_worker, kill_child_mid_enrolment, make_image, pgserver_url, vector
 
 from faceprint.errors import GalleryError, StorageError
 from faceprint.matching.gallery import Gallery
@@ -92,25 +92,7 @@ def test_kill_9_during_bulk_enrollment_loses_nothing_reported(pg_url: str, tmp_p
 
     schema = _schema()
     script = CHILD.format(fakes=FAKES_DIR, url=pg_url, schema=schema, home=str(tmp_path / "home"))
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    reported: list[tuple[str, int]] = []
-    deadline = time.monotonic() + 90
-    try:
-        assert proc.stdout is not None
-        while len(reported) < 300 and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            status, name, fid = line.split()
-            assert status == "enrolled"
-            reported.append((name, int(fid)))
-        os.kill(proc.pid, signal.SIGKILL)  # mid-run: the child is enrolling as fast as it can
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:  # pragma: no cover
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
-    assert len(reported) >= 300, "the child did not get far enough before the deadline"
+    reported = kill_child_mid_enrolment(script, timeout_s=90)
 
     store = PostgresStore(pg_url, schema=schema)  # a new process's view: reopen
     try:
@@ -355,36 +337,8 @@ def test_two_processes_enrolling_the_same_photos_at_once(pg_url: str) -> None:
 
 @pytest.fixture()
 def own_pg_server() -> Iterator[str]:
-    """A PostgreSQL server of this test's own (it gets crashed: the session's server is spared).
-    Its data lives outside pytest's base temp dir: a concurrent pytest run may make that private
-    (0700), and the restarting server must still reach its files."""
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import pgserver  # noqa: PLC0415
-    except ImportError as e:
-        pytest.skip(f"PostgreSQL backend not testable: {e}")
-    base = Path(tempfile.mkdtemp(prefix="faceprint-pgcrash-"))
-    d = base / "pg"
-    d.mkdir()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            srv = pgserver.get_server(str(d), cleanup_mode="stop")
-        srv.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-    except Exception as e:  # noqa: BLE001
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"could not start a PostgreSQL server from pgserver: {e}")
-    try:
-        yield srv.get_uri()
-    finally:
-        try:
-            srv.cleanup()
-        except Exception:  # noqa: BLE001
-            pass
-        shutil.rmtree(base, ignore_errors=True)
+    """A PostgreSQL server of this test's own (it gets crashed: the session's server is spared)."""
+    yield from pgserver_url("faceprint-pgcrash-")
 
 
 CHILD_UNTIL_ERROR = CHILD.replace(

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
-import sys
 import textwrap
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pytest
-from gallery_fakes import MODEL, vector
+from gallery_fakes import MODEL, kill_child_mid_enrolment, vector
 
 from faceprint.errors import GalleryError
 from faceprint.matching.store.base import NewFace
@@ -48,25 +45,7 @@ def _face(p: int, v: int) -> NewFace:
 def test_kill_9_during_bulk_enrollment_loses_nothing_reported(tmp_path: Path) -> None:
     home = tmp_path / "home"
     script = CHILD.format(fakes=FAKES_DIR, home=str(home))
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    reported: list[tuple[str, int]] = []
-    deadline = time.monotonic() + 60
-    try:
-        assert proc.stdout is not None
-        while len(reported) < 300 and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            status, name, fid = line.split()
-            assert status == "enrolled"
-            reported.append((name, int(fid)))
-        os.kill(proc.pid, signal.SIGKILL)  # mid-run: the child is enrolling as fast as it can
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:  # pragma: no cover
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
-    assert len(reported) >= 300, "the child did not get far enough before the deadline"
+    reported = kill_child_mid_enrolment(script, timeout_s=60)
     store = SqliteStore(home / "gallery.sqlite")
     try:
         assert store.integrity_check() == "ok"
