@@ -32,6 +32,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "faceprint.models.embedders.dlib_resnet",
     "faceprint.models.embedders.onnx_arcface",
     "faceprint.models.analyzers.expression",
+    "faceprint.models.analyzers.fer_cnn",
 )
 
 
@@ -78,14 +79,33 @@ def _load_builtins() -> None:
 
 def _load_user_cards() -> None:
     """Register user models whose card files are listed in ``$FACEPRINT_MODEL_CARDS``
-    (separated by the OS path separator), e.g. models exported by ``faceprint train``."""
+    (separated by the OS path separator), e.g. models exported by ``faceprint train``: embedders,
+    or expression analyzers when the card says ``"task": "analyzer"``."""
     env = os.environ.get("FACEPRINT_MODEL_CARDS", "")
     if not env:
         return
     from faceprint.models.embedders.onnx_arcface import register_from_card_file
 
     for path in filter(None, env.split(os.pathsep)):
-        register_from_card_file(path)
+        if _card_task(path) == "analyzer":
+            from faceprint.models.analyzers.fer_cnn import register_from_card_file as register_analyzer
+
+            register_analyzer(path)
+        else:
+            register_from_card_file(path)
+
+
+def _card_task(path: str) -> str | None:
+    """The ``task`` a JSON card file declares (None when it declares none or cannot be read; the
+    loader then reports the problem)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            task = json.load(f).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return task if isinstance(task, str) else None
 
 
 def list_models(task: str | None = None) -> list[ModelCard]:

