@@ -25,6 +25,7 @@ def register(sub: Any) -> None:
     p.add_argument("--max-upload-mb", type=float, default=None, help="largest request body (default 10)")
     p.add_argument("--timeout", type=float, default=None, dest="request_timeout_s", help="per-request time limit in s (default 30)")
     p.add_argument("--cors-origin", action="append", default=None, dest="cors_origins", help="allow this origin (repeatable; default: CORS off)")
+    p.add_argument("--analyzer", default=None, help="expression model for /v1/analyze (default fer_mini_xception; or faceprint_fer_cnn, or 'none')")
     p.add_argument("--grace", type=float, default=None, dest="shutdown_grace_s", help="seconds in-flight requests get on SIGTERM (default 20)")
     p.set_defaults(func=run)
 
@@ -32,8 +33,10 @@ def register(sub: Any) -> None:
 def settings_from_args(args: argparse.Namespace) -> Any:
     from faceprint.service.settings import ServiceSettings
 
-    keys = ("host", "port", "home", "store", "auth", "workers", "max_upload_mb", "request_timeout_s", "cors_origins", "shutdown_grace_s")
+    keys = ("host", "port", "home", "store", "auth", "workers", "max_upload_mb", "request_timeout_s", "cors_origins", "shutdown_grace_s", "analyzer")
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    if str(overrides.get("analyzer", "")).lower() == "none":
+        overrides["analyzer"] = None
     try:
         return ServiceSettings(**overrides)
     except ValueError as e:  # pydantic's ValidationError

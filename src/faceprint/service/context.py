@@ -36,6 +36,15 @@ class ServiceContext:
         if settings.auth == "off" and not is_loopback(settings.host):
             raise InvalidInput(f"authentication cannot be turned off when binding to {settings.host} (beyond loopback)")
         self.settings = settings
+        if settings.analyzer and analyzer is None:
+            from faceprint.models import registry
+
+            try:
+                card = registry.get_card(settings.analyzer)
+            except ModelUnavailable as e:
+                raise InvalidInput(f"analyzer: {e}") from None
+            if card.task != "analyzer":
+                raise InvalidInput(f"analyzer: {settings.analyzer!r} is a {card.task}, not an expression model")
         self.home = home_dir(settings.home)
         self.operator = operator_key(settings.admin_key)
         self.keys = ApiKeyStore(self.home)

@@ -162,13 +162,10 @@ def test_analyze_expression_and_identity_in_one_pass(client: Any, examples: Path
 
 
 def test_analyze_off_is_503(make_client: Any, examples: Path) -> None:
-    from faceprint.service import ServiceSettings, create_app
-
     c = make_client()
     c.app.state.ctx._analyzer = None
     c.app.state.ctx._analyzer_error = "expression analysis is not enabled on this server"
     _err(c.post("/v1/analyze", files=_files(examples / "obama.jpg")), 503, "model_unavailable")
-    assert ServiceSettings is not None and create_app is not None
 
 
 # ------------------------------------------------------------------ bad input
@@ -435,3 +432,25 @@ def test_the_same_app_can_start_twice(shared_models: dict[str, Any], tmp_path: P
 def test_malformed_multipart_is_a_400_json_error(client: Any) -> None:
     r = client.post("/v1/detect", content=b"--xyz\r\nnot a part", headers={"content-type": "multipart/form-data; boundary=xyz"})
     assert r.status_code == 400 and r.json()["error"]["code"] in ("invalid_request", "invalid_input"), r.text
+
+
+def test_our_expression_model_can_serve_analyze(tmp_path: Path, shared_models: dict[str, Any], examples: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from faceprint.service import ServiceSettings, create_app
+
+    app = create_app(ServiceSettings(home=tmp_path, analyzer="faceprint_fer_cnn"), pipeline=shared_models["pipeline"])
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/readyz").json()["models"]["expression"].startswith("faceprint_fer_cnn")
+        f = c.post("/v1/analyze", files=_files(examples / "obama.jpg")).json()["faces"][0]
+        assert f["expression"]["label"] == "happy"
+
+
+def test_unknown_expression_model_fails_at_start(tmp_path: Path, shared_models: dict[str, Any]) -> None:
+    from faceprint.errors import InvalidInput
+    from faceprint.service import ServiceSettings, create_app
+
+    with pytest.raises(InvalidInput, match="no_such_model"):
+        create_app(ServiceSettings(home=tmp_path, analyzer="no_such_model"), pipeline=shared_models["pipeline"])
+    with pytest.raises(InvalidInput, match="not an expression model"):
+        create_app(ServiceSettings(home=tmp_path, analyzer="mtcnn"), pipeline=shared_models["pipeline"])
