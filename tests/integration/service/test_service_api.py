@@ -401,6 +401,7 @@ def test_errors_never_leak_tracebacks(make_client: Any, examples: Path) -> None:
     finally:
         del c.app.state.ctx.pipeline.__dict__["process"]
     e = _err(r, 500, "internal_error")
+    assert "logged on the server" in e["message"]
     assert "secret" not in r.text and "RuntimeError" not in r.text
 
 
