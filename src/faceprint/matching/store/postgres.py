@@ -19,7 +19,6 @@ processes or machines.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -33,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from faceprint.errors import GalleryError, InvalidInput, ModelUnavailable, StorageError, UnknownIdentity
+from faceprint.matching.store._shared import SqlStoreMixin
 from faceprint.matching.store.base import AddResult, Change, FaceRecord, IdentityRecord, NewFace
 from faceprint.types import Box
 
@@ -123,7 +123,7 @@ def _parse_vec(s: Any) -> np.ndarray:
     return np.asarray(s, dtype=np.float32)
 
 
-class PostgresStore:
+class PostgresStore(SqlStoreMixin):
     """A gallery in a PostgreSQL schema. Thread-safe (one connection per thread)."""
 
     native_search = True
@@ -193,6 +193,10 @@ class PostgresStore:
             with self._lock:
                 self._all.append(c)
         return c
+
+    def _write(self) -> Any:
+        """One write transaction (the shared code's hook)."""
+        return self._tx()
 
     @contextmanager
     def _tx(self, write: bool = True) -> Iterator[Any]:
@@ -290,7 +294,7 @@ class PostgresStore:
 
     def drop(self) -> None:
         """Delete the whole gallery schema (irreversible)."""
-        with self._tx() as c:
+        with self._write() as c:
             c.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
     def schema_version(self) -> int:
@@ -336,49 +340,24 @@ class PostgresStore:
         for k, v in (("model", tag), ("dim", str(dim))):
             c.execute("INSERT INTO gallery_meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (k, v))
 
-    def _check_model(self, c: Any, faces: Sequence[NewFace]) -> None:
-        if not faces:
-            return
-        tags = {(f.embedding.model, f.embedding.dim) for f in faces}
-        if len(tags) != 1:
-            raise GalleryError(f"cannot store embeddings of several models at once: {sorted(tags)}")
-        (tag, dim), = tags
-        model = self._meta(c, "model")
-        if model is not None:
-            gdim = int(self._meta(c, "dim") or 0)
-            if (model, gdim) == (tag, dim):
-                return
-            if c.execute("SELECT EXISTS (SELECT 1 FROM faces)").fetchone()[0]:
-                raise GalleryError(
-                    f"the gallery {self.location} holds embeddings of model {model} ({gdim}-d); "
-                    f"refusing embeddings of {tag} ({dim}-d): models are never mixed. Use the gallery's "
-                    f"model, or re-embed the gallery with `faceprint gallery reembed`"
-                )
-        self._set_model(c, tag, dim)
+    @staticmethod
+    def _has_faces(c: Any) -> bool:
+        return bool(c.execute("SELECT EXISTS (SELECT 1 FROM faces)").fetchone()[0])
 
-    def _identity_id(self, c: Any, name: str, metadata: dict[str, Any] | None) -> int:
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput(f"identity name must be a non-empty string, got {name!r}")
-        meta = json.dumps(metadata or {}, sort_keys=True)
+    @staticmethod
+    def _upsert_identity(c: Any, name: str, metadata_json: str, replace_metadata: bool) -> int:
         c.execute(
             "INSERT INTO identities(name, metadata, created) VALUES (%s, %s::jsonb, %s) ON CONFLICT (name) DO NOTHING",
-            (name, meta, time.time()),
+            (name, metadata_json, time.time()),
         )
-        if metadata:
-            c.execute("UPDATE identities SET metadata = %s::jsonb WHERE name = %s", (meta, name))
+        if replace_metadata:
+            c.execute("UPDATE identities SET metadata = %s::jsonb WHERE name = %s", (metadata_json, name))
         return int(c.execute("SELECT id FROM identities WHERE name = %s", (name,)).fetchone()[0])
-
-    def add_identity(self, name: str, metadata: dict[str, Any] | None = None) -> IdentityRecord:
-        with self._tx() as c:
-            self._identity_id(c, name, metadata)
-        rec = self.identity(name)
-        assert rec is not None
-        return rec
 
     def add_faces(self, name: str, faces: Sequence[NewFace], *, metadata: dict[str, Any] | None = None) -> list[AddResult]:
         out: list[AddResult] = []
         now = time.time()
-        with self._tx() as c:
+        with self._write() as c:
             self._check_model(c, faces)
             iid = self._identity_id(c, name, metadata)
             for f in faces:
@@ -400,7 +379,7 @@ class PostgresStore:
         return out
 
     def delete_identity(self, name: str) -> int:
-        with self._tx() as c:
+        with self._write() as c:
             row = c.execute("SELECT id FROM identities WHERE name=%s", (name,)).fetchone()
             if row is None:
                 raise UnknownIdentity(f"no identity named {name!r} in the gallery {self.location}")
@@ -409,12 +388,12 @@ class PostgresStore:
         return int(n)
 
     def delete_faces(self, face_ids: Sequence[int]) -> int:
-        with self._tx() as c:
+        with self._write() as c:
             cur = c.execute("DELETE FROM faces WHERE id = ANY(%s)", ([int(i) for i in face_ids],))
             return int(cur.rowcount)
 
     def replace_model(self, model: str, dim: int, vectors: dict[int, np.ndarray]) -> None:
-        with self._tx() as c:
+        with self._write() as c:
             ids = [int(i) for i in vectors]
             c.execute("DELETE FROM faces WHERE NOT (id = ANY(%s))", (ids,))
             c.execute("DROP INDEX IF EXISTS faces_embedding_hnsw")

@@ -32,6 +32,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from faceprint.errors import GalleryError, StorageError, UnknownIdentity
+from faceprint.matching.store._shared import SqlStoreMixin
 from faceprint.matching.store.base import AddResult, Change, FaceRecord, IdentityRecord, NewFace
 from faceprint.types import Box
 
@@ -119,7 +120,7 @@ def _box_of(row: Sequence[Any]) -> Box | None:
     return Box(row[0], row[1], row[2], row[3])
 
 
-class SqliteStore:
+class SqliteStore(SqlStoreMixin):
     """A gallery in one SQLite file (created with its directory when missing).
 
     Safe to share between threads (one connection per thread) and between processes (WAL +
@@ -316,45 +317,20 @@ class SqliteStore:
 
     # ---------------------------------------------------------------- writes
 
-    def _check_model(self, c: sqlite3.Connection, faces: Sequence[NewFace]) -> None:
-        if not faces:
-            return
-        tags = {(f.embedding.model, f.embedding.dim) for f in faces}
-        if len(tags) != 1:
-            raise GalleryError(f"cannot store embeddings of several models at once: {sorted(tags)}")
-        (tag, dim), = tags
-        model = self._meta(c, "model")
-        if model is not None:
-            gdim = int(self._meta(c, "dim") or 0)
-            if (model, gdim) == (tag, dim):
-                return
-            n = c.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
-            if n:
-                raise GalleryError(
-                    f"the gallery {self.location} holds embeddings of model {model} ({gdim}-d); "
-                    f"refusing embeddings of {tag} ({dim}-d): models are never mixed. Use the gallery's "
-                    f"model, or re-embed the gallery with `faceprint gallery reembed`"
-                )
+    def _set_model(self, c: sqlite3.Connection, tag: str, dim: int) -> None:
         c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('model', ?)", (tag,))
         c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('dim', ?)", (str(dim),))
 
-    def _identity_id(self, c: sqlite3.Connection, name: str, metadata: dict[str, Any] | None) -> int:
-        if not isinstance(name, str) or not name.strip():
-            from faceprint.errors import InvalidInput
+    @staticmethod
+    def _has_faces(c: sqlite3.Connection) -> bool:
+        return c.execute("SELECT EXISTS (SELECT 1 FROM faces)").fetchone()[0] == 1
 
-            raise InvalidInput(f"identity name must be a non-empty string, got {name!r}")
-        meta = json.dumps(metadata or {}, sort_keys=True)
-        c.execute("INSERT OR IGNORE INTO identities(name, metadata, created) VALUES (?, ?, ?)", (name, meta, time.time()))
-        if metadata:
-            c.execute("UPDATE identities SET metadata=? WHERE name=?", (meta, name))
+    @staticmethod
+    def _upsert_identity(c: sqlite3.Connection, name: str, metadata_json: str, replace_metadata: bool) -> int:
+        c.execute("INSERT OR IGNORE INTO identities(name, metadata, created) VALUES (?, ?, ?)", (name, metadata_json, time.time()))
+        if replace_metadata:
+            c.execute("UPDATE identities SET metadata=? WHERE name=?", (metadata_json, name))
         return int(c.execute("SELECT id FROM identities WHERE name=?", (name,)).fetchone()[0])
-
-    def add_identity(self, name: str, metadata: dict[str, Any] | None = None) -> IdentityRecord:
-        with self._write() as c:
-            self._identity_id(c, name, metadata)
-        rec = self.identity(name)
-        assert rec is not None
-        return rec
 
     def add_faces(self, name: str, faces: Sequence[NewFace], *, metadata: dict[str, Any] | None = None) -> list[AddResult]:
         out: list[AddResult] = []
