@@ -4,20 +4,25 @@
 * ``_meta(c, key)`` / ``_set_model(c, tag, dim)`` — the gallery's model record;
 * ``_has_faces(c)`` — whether any face is stored;
 * ``_upsert_identity(c, name, metadata_json, replace_metadata)`` — create the identity when new
-  (and replace its metadata when asked); return its id.
+  (and replace its metadata when asked); return its id;
+* ``_insert_face(c, identity_id, face, now)`` — store one face unless the identity already has
+  that content hash for that model; return the new face id, or None when it was already there;
+* ``_PARAM`` — the driver's parameter marker (shared SQL is written with ``?``).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Sequence
 
-from faceprint.errors import GalleryError, InvalidInput
-from faceprint.matching.store.base import IdentityRecord, NewFace
+from faceprint.errors import GalleryError, InvalidInput, UnknownIdentity
+from faceprint.matching.store.base import AddResult, IdentityRecord, NewFace
 
 
 class SqlStoreMixin:
     location: str
+    _PARAM = "?"
 
     # hooks (see the module docstring)
     def _write(self) -> Any: ...
@@ -25,7 +30,12 @@ class SqlStoreMixin:
     def _set_model(self, c: Any, tag: str, dim: int) -> None: ...
     def _has_faces(self, c: Any) -> bool: ...
     def _upsert_identity(self, c: Any, name: str, metadata_json: str, replace_metadata: bool) -> int: ...
+    def _insert_face(self, c: Any, identity_id: int, face: NewFace, now: float) -> int | None: ...
     def identity(self, name: str) -> IdentityRecord | None: ...
+
+    def _sql(self, text: str) -> str:
+        """Shared SQL (written with ``?`` markers) in the driver's parameter style."""
+        return text if self._PARAM == "?" else text.replace("?", self._PARAM)
 
     def _check_model(self, c: Any, faces: Sequence[NewFace]) -> None:
         """Refuse a batch mixing models, or a model other than the gallery's (unless it is empty);
@@ -61,3 +71,29 @@ class SqlStoreMixin:
         if rec is None:  # pragma: no cover - written in the transaction above
             raise GalleryError(f"identity {name!r} vanished right after it was written to {self.location}")
         return rec
+
+    def add_faces(self, name: str, faces: Sequence[NewFace], *, metadata: dict[str, Any] | None = None) -> list[AddResult]:
+        """Store ``faces`` for ``name`` in one transaction; a face whose content hash the identity
+        already has (same model) is not stored again: its existing id comes back as a duplicate."""
+        out: list[AddResult] = []
+        now = time.time()
+        with self._write() as c:
+            self._check_model(c, faces)
+            iid = self._identity_id(c, name, metadata)
+            for f in faces:
+                fid = self._insert_face(c, iid, f, now)
+                if fid is not None:
+                    out.append(AddResult(fid, iid, False))
+                    continue
+                row = c.execute(self._sql("SELECT id FROM faces WHERE identity_id=? AND model=? AND sha256=?"), (iid, f.embedding.model, f.sha256)).fetchone()
+                out.append(AddResult(int(row[0]), iid, True))
+        return out
+
+    def delete_identity(self, name: str) -> int:
+        with self._write() as c:
+            row = c.execute(self._sql("SELECT id FROM identities WHERE name=?"), (name,)).fetchone()
+            if row is None:
+                raise UnknownIdentity(f"no identity named {name!r} in the gallery {self.location}")
+            n = c.execute(self._sql("SELECT COUNT(*) FROM faces WHERE identity_id=?"), (row[0],)).fetchone()[0]
+            c.execute(self._sql("DELETE FROM identities WHERE id=?"), (row[0],))
+        return int(n)

@@ -31,9 +31,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from faceprint.errors import GalleryError, InvalidInput, ModelUnavailable, StorageError, UnknownIdentity
+from faceprint.errors import GalleryError, InvalidInput, ModelUnavailable, StorageError
 from faceprint.matching.store._shared import SqlStoreMixin
-from faceprint.matching.store.base import AddResult, Change, FaceRecord, IdentityRecord, NewFace
+from faceprint.matching.store.base import Change, FaceRecord, IdentityRecord, NewFace
 from faceprint.types import Box
 
 logger = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ class PostgresStore(SqlStoreMixin):
     """A gallery in a PostgreSQL schema. Thread-safe (one connection per thread)."""
 
     native_search = True
+    _PARAM = "%s"
 
     def __init__(self, url: str, *, schema: str = "faceprint", ef_search: int = DEFAULT_EF_SEARCH, connect_timeout: int = 10) -> None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
@@ -354,38 +355,17 @@ class PostgresStore(SqlStoreMixin):
             c.execute("UPDATE identities SET metadata = %s::jsonb WHERE name = %s", (metadata_json, name))
         return int(c.execute("SELECT id FROM identities WHERE name = %s", (name,)).fetchone()[0])
 
-    def add_faces(self, name: str, faces: Sequence[NewFace], *, metadata: dict[str, Any] | None = None) -> list[AddResult]:
-        out: list[AddResult] = []
-        now = time.time()
-        with self._write() as c:
-            self._check_model(c, faces)
-            iid = self._identity_id(c, name, metadata)
-            for f in faces:
-                b = f.box.as_tuple() if f.box is not None else (None, None, None, None)
-                row = c.execute(
-                    "INSERT INTO faces(identity_id, model, dim, embedding, sha256, x1, y1, x2, y2, quality, source, created) "
-                    "VALUES (%s, %s, %s, %s::vector, %s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (identity_id, model, sha256) DO NOTHING RETURNING id",
-                    (iid, f.embedding.model, f.embedding.dim, _vec_text(f.embedding.vector), f.sha256, *b,
-                     None if f.quality is None else float(f.quality), f.source, now),
-                ).fetchone()
-                if row is not None:
-                    out.append(AddResult(int(row[0]), iid, False))
-                else:
-                    fid = c.execute(
-                        "SELECT id FROM faces WHERE identity_id=%s AND model=%s AND sha256=%s", (iid, f.embedding.model, f.sha256)
-                    ).fetchone()[0]
-                    out.append(AddResult(int(fid), iid, True))
-        return out
-
-    def delete_identity(self, name: str) -> int:
-        with self._write() as c:
-            row = c.execute("SELECT id FROM identities WHERE name=%s", (name,)).fetchone()
-            if row is None:
-                raise UnknownIdentity(f"no identity named {name!r} in the gallery {self.location}")
-            n = c.execute("SELECT COUNT(*) FROM faces WHERE identity_id=%s", (row[0],)).fetchone()[0]
-            c.execute("DELETE FROM identities WHERE id=%s", (row[0],))
-        return int(n)
+    @staticmethod
+    def _insert_face(c: Any, identity_id: int, f: NewFace, now: float) -> int | None:
+        b = f.box.as_tuple() if f.box is not None else (None, None, None, None)
+        row = c.execute(
+            "INSERT INTO faces(identity_id, model, dim, embedding, sha256, x1, y1, x2, y2, quality, source, created) "
+            "VALUES (%s, %s, %s, %s::vector, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (identity_id, model, sha256) DO NOTHING RETURNING id",
+            (identity_id, f.embedding.model, f.embedding.dim, _vec_text(f.embedding.vector), f.sha256, *b,
+             None if f.quality is None else float(f.quality), f.source, now),
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def delete_faces(self, face_ids: Sequence[int]) -> int:
         with self._write() as c:

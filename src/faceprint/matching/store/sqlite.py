@@ -31,9 +31,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from faceprint.errors import GalleryError, StorageError, UnknownIdentity
+from faceprint.errors import GalleryError, StorageError
 from faceprint.matching.store._shared import SqlStoreMixin
-from faceprint.matching.store.base import AddResult, Change, FaceRecord, IdentityRecord, NewFace
+from faceprint.matching.store.base import Change, FaceRecord, IdentityRecord, NewFace
 from faceprint.types import Box
 
 logger = logging.getLogger(__name__)
@@ -332,33 +332,20 @@ class SqliteStore(SqlStoreMixin):
             c.execute("UPDATE identities SET metadata=? WHERE name=?", (metadata_json, name))
         return int(c.execute("SELECT id FROM identities WHERE name=?", (name,)).fetchone()[0])
 
-    def add_faces(self, name: str, faces: Sequence[NewFace], *, metadata: dict[str, Any] | None = None) -> list[AddResult]:
-        out: list[AddResult] = []
-        now = time.time()
-        with self._write() as c:
-            self._check_model(c, faces)
-            iid = self._identity_id(c, name, metadata)
-            for f in faces:
-                b = f.box.as_tuple() if f.box is not None else (None, None, None, None)
-                cur = c.execute(
-                    "INSERT OR IGNORE INTO faces(identity_id, model, dim, embedding, sha256, x1, y1, x2, y2,"
-                    " quality, source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        iid, f.embedding.model, f.embedding.dim,
-                        np.ascontiguousarray(f.embedding.vector, dtype="<f4").tobytes(),
-                        f.sha256, *b,
-                        None if f.quality is None else float(f.quality), f.source, now,
-                    ),
-                )
-                if cur.rowcount == 1:
-                    out.append(AddResult(int(cur.lastrowid), iid, False))  # type: ignore[arg-type]
-                else:
-                    fid = c.execute(
-                        "SELECT id FROM faces WHERE identity_id=? AND model=? AND sha256=?",
-                        (iid, f.embedding.model, f.sha256),
-                    ).fetchone()[0]
-                    out.append(AddResult(int(fid), iid, True))
-        return out
+    @staticmethod
+    def _insert_face(c: sqlite3.Connection, identity_id: int, f: NewFace, now: float) -> int | None:
+        b = f.box.as_tuple() if f.box is not None else (None, None, None, None)
+        cur = c.execute(
+            "INSERT OR IGNORE INTO faces(identity_id, model, dim, embedding, sha256, x1, y1, x2, y2,"
+            " quality, source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                identity_id, f.embedding.model, f.embedding.dim,
+                np.ascontiguousarray(f.embedding.vector, dtype="<f4").tobytes(),
+                f.sha256, *b,
+                None if f.quality is None else float(f.quality), f.source, now,
+            ),
+        )
+        return int(cur.lastrowid) if cur.rowcount == 1 else None  # type: ignore[arg-type]
 
     def add_faces_bulk(self, groups: Sequence[tuple[str, Sequence[NewFace]]]) -> int:
         """Many identities' faces in **one** transaction (imports, benchmarks): all or nothing.
@@ -383,15 +370,6 @@ class SqliteStore(SqlStoreMixin):
                 )
                 n += (c.total_changes - before) // 2  # each insert also writes one change-log row
         return n
-
-    def delete_identity(self, name: str) -> int:
-        with self._write() as c:
-            row = c.execute("SELECT id FROM identities WHERE name=?", (name,)).fetchone()
-            if row is None:
-                raise UnknownIdentity(f"no identity named {name!r} in the gallery {self.location}")
-            n = c.execute("SELECT COUNT(*) FROM faces WHERE identity_id=?", (row[0],)).fetchone()[0]
-            c.execute("DELETE FROM identities WHERE id=?", (row[0],))
-        return int(n)
 
     def delete_faces(self, face_ids: Sequence[int]) -> int:
         n = 0
