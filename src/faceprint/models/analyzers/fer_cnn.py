@@ -1,7 +1,7 @@
 """Facial expression recognition with faceprint's own FER2013 network (``faceprint_fer_cnn``).
 
 A VGG-style CNN (:mod:`faceprint.train.backbones.fer_vgg`, 1.17 M parameters) trained with
-``faceprint train configs/fer_vgg.toml`` on FER2013's Training split (28,709 faces), selected on
+``faceprint train configs/fer_vgg_long.toml`` on FER2013's Training split (28,709 faces), selected on
 FER2013 PublicTest (``validation``) accuracy, exported to ONNX by
 :func:`faceprint.train.export.export_classifier_onnx` and shipped inside the package
 (``faceprint/models/weights/faceprint_fer_cnn.onnx``, verified against the card's sha256 before
@@ -77,12 +77,12 @@ FER2013_CROP = CROP_BY_DETECTOR["mtcnn"]
 CARD = ModelCard(
     name="faceprint_fer_cnn",
     task="analyzer",
-    version="1",
+    version="2",
     source=WeightSource(
         package="faceprint",
         path=WEIGHTS_PATH,
         pip_name="faceprint",
-        sha256="8d1ba7487a3b83c66b753ac1e853789a0e0edcb12013056388380aac706e485f",
+        sha256="66fcc2c31e7a01b476ed11941c5fd5914ae9b95f3bf0b22a61cb73b03d9c9a3c",
     ),
     license="FER2013 (Goodfellow et al. 2013; Kaggle 'Challenges in Representation Learning') is for research "
     "use only; these weights are derived from its Training split and carry the same restriction. The code "
@@ -95,21 +95,22 @@ CARD = ModelCard(
     notes=(
         "VGG-style CNN (fer_vgg: 4 stages of 2 conv3x3-BN-ReLU, 32/64/128/256 channels, max-pool, global "
         "average pool, dropout 0.2, linear; 1,174,439 parameters) trained from scratch on FER2013's "
-        "Training split (28,709 faces) with `faceprint train configs/fer_vgg.toml`: random 40x40 crops "
+        "Training split (28,709 faces) with `faceprint train configs/fer_vgg_long.toml`: random 40x40 crops "
         "with ±10° rotation, 0.9-1.1 zoom, flips, brightness/contrast ±0.2, random erasing p 0.25; "
         "cross entropy with label smoothing 0.1; SGD momentum 0.9, lr 0.05, weight decay 5e-4, one "
-        "warm-up epoch then cosine; batch 128, 22 epochs on one CPU thread. Epoch selected on FER2013 "
+        "warm-up epoch then cosine; batch 128, 36 epochs on two CPU threads (configs/fer_vgg_long.toml; "
+        "card version 1 was the 22-epoch configs/fer_vgg.toml run). Epoch selected on FER2013 "
         "PublicTest (validation) accuracy. Input: 48x48 greyscale uint8 face (the graph normalises "
         "(x - 127.5)/127.5 and looks at the central 40x40). Real photos: face crops framed "
         "like FER2013 (FER2013_CROP, measured for the default MTCNN boxes)."
     ),
     extra={
-        "validation": {"accuracy": 0.63611, "macro_f1": 0.590455, "accuracy_flip_tta": 0.64029, "macro_f1_flip_tta": 0.588468},
+        "validation": {"accuracy": 0.649485, "macro_f1": 0.613538, "accuracy_flip_tta": 0.659237, "macro_f1_flip_tta": 0.633179},
         "validation_data": "FER2013 PublicTest (3,589 faces)",
-        "selected_epoch": 21,
-        "trained_epochs": 22,
+        "selected_epoch": 34,
+        "trained_epochs": 36,
         "training_data": "FER2013 Training (28,709 faces)",
-        "config": "configs/fer_vgg.toml",
+        "config": "configs/fer_vgg_long.toml",
         "crop": "FER2013_CROP",
     },
 )
