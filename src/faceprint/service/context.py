@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from typing import Any, Callable, TypeVar
 
@@ -61,7 +60,6 @@ class ServiceContext:
         self._analyzer_error: str | None = None
         self.ready = False
         self.started_at: float | None = None
-        self._write_lock = threading.Lock()
         self.metrics.gauge("faceprint_work_pending", lambda: self.pool.pending)
         self.metrics.gauge("faceprint_work_rejected_total", lambda: self.pool.rejected)
         self.metrics.gauge("faceprint_work_timeouts_total", lambda: self.pool.timeouts)
@@ -130,6 +128,11 @@ class ServiceContext:
         return self._gallery
 
     @property
+    def analyzer_tag(self) -> str | None:
+        """The loaded expression model's tag, or None when expressions are off."""
+        return None if self._analyzer is None else str(self._analyzer.card.tag)
+
+    @property
     def analyzer(self) -> Any:
         if self._analyzer is None:
             raise ModelUnavailable(self._analyzer_error or "expression analysis is not enabled on this server")
@@ -149,8 +152,3 @@ class ServiceContext:
     async def run_io(self, fn: Callable[..., T], *args: Any) -> T:
         """Short blocking I/O (key checks) off the event loop."""
         return await asyncio.to_thread(fn, *args)
-
-    def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a gallery write: one at a time per process (the store serialises across processes)."""
-        with self._write_lock:
-            return fn(*args, **kwargs)

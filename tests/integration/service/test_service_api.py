@@ -455,3 +455,23 @@ def test_unknown_expression_model_fails_at_start(tmp_path: Path, shared_models: 
         create_app(ServiceSettings(home=tmp_path, analyzer="no_such_model"), pipeline=shared_models["pipeline"])
     with pytest.raises(InvalidInput, match="not an expression model"):
         create_app(ServiceSettings(home=tmp_path, analyzer="mtcnn"), pipeline=shared_models["pipeline"])
+
+
+def test_concurrent_enrolments_are_all_stored(make_client: Any, examples: Path, lfw_root: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = make_client(workers=4)
+    people = sorted(p for p in (lfw_root / "images").iterdir() if p.is_dir() and len(list(p.iterdir())) >= 2)[:8]
+
+    def enroll(person: Path) -> int:
+        photos = sorted(person.iterdir())[:2]
+        r = c.post("/v1/enroll", data={"name": person.name, "select": "largest"}, files=[("images", (f.name, f.read_bytes(), "image/jpeg")) for f in photos])
+        return r.status_code
+
+    with ThreadPoolExecutor(8) as ex:
+        codes = list(ex.map(enroll, people))
+    assert codes == [201] * len(people)
+    listed = {i["name"]: i["n_faces"] for i in c.get("/v1/identities").json()["identities"]}
+    assert listed == {p.name: 2 for p in people}
+    found = c.post("/v1/identify", files={"image": ("x.jpg", sorted(people[3].iterdir())[0].read_bytes(), "image/jpeg")}).json()
+    assert found["faces"][0]["identity"] == people[3].name

@@ -213,7 +213,7 @@ def test_sigterm_during_enrolls_loses_nothing_committed(live_server: Any, lfw_ro
     running are cut off with 503 shutting_down (or no answer; their jobs may still commit). Either
     way the server exits 0 and every enrollment answered 201 is in the gallery, whole."""
     photos = {p: sorted((lfw_root / "images" / p).glob("*.jpg"))[:3] for p in PEOPLE}
-    server = live_server("--grace", str(grace))
+    server = live_server("--grace", str(grace), "--workers", "1")  # one worker: the others queue behind it
     results: dict[str, Any] = {}
     done_at: dict[str, float] = {}
     first_done = threading.Event()

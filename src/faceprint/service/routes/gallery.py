@@ -48,7 +48,7 @@ def _enroll(ctx: Any, payload: Payload) -> dict[str, Any]:
     # the gallery gets the uploaded bytes: it hashes them to refuse duplicates, decodes every
     # image before storing any, and stores all in one transaction (all or nothing)
     uploads = [_named(data, f"images[{i}]") for i, data in enumerate(payload.images["images"])]
-    res = ctx.write(ctx.gallery.enroll, name, uploads, select=p["select"], metadata=p["metadata"])
+    res = ctx.gallery.enroll(name, uploads, select=p["select"], metadata=p["metadata"])
     return res.to_dict()
 
 
@@ -103,7 +103,7 @@ async def delete_identity(request: Request, name: str = NAME, _: Principal = Dep
     ctx = request.app.state.ctx
 
     def work() -> dict[str, Any]:
-        n = ctx.write(ctx.gallery.delete, name)
+        n = ctx.gallery.delete(name)
         return {"deleted": name, "faces_removed": n}
 
     return await ctx.run(work)

@@ -25,8 +25,8 @@ async def readyz(request: Request) -> Any:
     models = {"embedder": ctx.pipeline.model_tag}
     if ctx.pipeline.config is not None:
         models["detector"] = ctx.pipeline.config.detector
-    if ctx._analyzer is not None:
-        models["expression"] = ctx._analyzer.card.tag
+    if ctx.analyzer_tag is not None:
+        models["expression"] = ctx.analyzer_tag
     try:
         n_ids, n_faces = await ctx.run_io(ctx.gallery.count)
     except Exception as e:  # the store is down: not ready, and say why
