@@ -130,22 +130,34 @@ class ThresholdCalibrator:
         return self
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        from faceprint.models.sources import atomic_write_bytes
-
-        p = Path(path)
-        atomic_write_bytes(p, json.dumps(self.to_dict(), indent=1).encode())
-        return p
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ThresholdCalibrator:
-        try:
-            d = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise InvalidInput(f"calibration file not found: {path}") from None
-        except (OSError, ValueError) as e:
-            raise InvalidInput(f"cannot read calibration file {path}: {e}") from None
-        return cls.from_dict(d)
+        return cls.from_dict(read_json(path, "calibration file"))
 
+
+
+def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
+    """Write a calibration (any JSON object) atomically; returns the path."""
+    from faceprint.models.sources import atomic_write_bytes
+
+    p = Path(path)
+    atomic_write_bytes(p, (json.dumps(data, indent=1) + "\n").encode())
+    return p
+
+
+def read_json(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
+    """Read a JSON object saved by :func:`write_json`; InvalidInput names ``what`` on failure."""
+    try:
+        d = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InvalidInput(f"{what} not found: {path}") from None
+    except (OSError, ValueError) as e:
+        raise InvalidInput(f"cannot read {what} {path}: {e}") from None
+    if not isinstance(d, dict):
+        raise InvalidInput(f"{what} {path} does not hold a JSON object")
+    return d
 
 @dataclass(frozen=True)
 class Threshold:

@@ -49,7 +49,6 @@ Clustering
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from faceprint.errors import InvalidInput
+from faceprint.matching.calibration import read_json, write_json
 
 FORMAT = "faceprint.open_set/1"
 #: FARs at and above this many supporting impostor pairs are read off the empirical distribution.
@@ -381,21 +381,11 @@ class OpenSetCalibration:
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        from faceprint.models.sources import atomic_write_bytes
-
-        p = Path(path)
-        atomic_write_bytes(p, (json.dumps(self.to_dict(), indent=1) + "\n").encode())
-        return p
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> OpenSetCalibration:
-        try:
-            d = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise InvalidInput(f"open-set calibration file not found: {path}") from None
-        except (OSError, ValueError) as e:
-            raise InvalidInput(f"cannot read open-set calibration file {path}: {e}") from None
-        return cls.from_dict(d)
+        return cls.from_dict(read_json(path, "open-set calibration file"))
 
 
 def impostor_scores(
