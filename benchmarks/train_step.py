@@ -4,8 +4,9 @@ Same backbone (the tiny IR-ResNet, 128-d), same batch (P×K = 16×4 = 64 images 
 pixels, 256 classes), CPU, a few warm-up steps, then the median of the timed steps (forward +
 backward + SGD step of backbone and head); the losses take turns step by step, so that load from
 other processes on the machine falls on all of them alike. Also times the head alone (loss forward + backward on
-fixed embeddings) to isolate each loss's own cost. Prints a table, writes
-benchmarks/results/train_step.json.
+fixed embeddings) to isolate each loss's own cost, and the full step of faceprint's Trainer
+(ArcFace) in float32 and under AMP (bfloat16 autocast; float16 autocast + gradient scaling), in
+turns too. Prints a table, writes benchmarks/results/train_step.json.
 
     python benchmarks/train_step.py [--steps 8] [--warmup 3] [--threads 2]
 """
@@ -21,8 +22,11 @@ import torch
 from _common import write_result
 
 from faceprint.train.backbones import build_backbone
+from faceprint.train.data import TensorData
 from faceprint.train.heads import build_head
+from faceprint.train.loop import LossConfig, ModelConfig, TrainConfig, Trainer
 from faceprint.train.losses import LOSSES
+
 
 def _setup(name: str, num_classes: int):
     torch.manual_seed(0)
@@ -98,7 +102,30 @@ def main() -> int:
         times = [_head_only(head, emb, labels) for _ in range(args.warmup + args.steps)][args.warmup :]
         pfc_rows[label] = {"head_ms": 1e3 * statistics.median(times), "head_ms_min": 1e3 * min(times)}
         print(f"arcface head, {args.big_classes} classes, {label:<16} {pfc_rows[label]['head_ms']:7.1f} ms")
+    # The Trainer's own step (autocast, scaler, clipping, scheduler) by precision.
+    data = TensorData(images, labels.numpy())
+    trainers = {}
+    for label, amp, dtype in (("float32", "off", "auto"), ("bfloat16", "on", "bfloat16"), ("float16+scaler", "on", "float16")):
+        cfg = TrainConfig(
+            batch_size=len(labels), device="cpu", amp=amp, amp_dtype=dtype, progress=False, export_onnx=False,
+            output_dir="/nonexistent", model=ModelConfig(backbone="iresnet_tiny", embedding_dim=128),
+            loss=LossConfig(name="arcface"),
+        )
+        trainers[label] = Trainer(cfg, data=data)
+    amp_times: dict[str, list[float]] = {k: [] for k in trainers}
+    for r in range(args.warmup + args.steps):
+        for label, trainer in trainers.items():
+            t0 = time.perf_counter()
+            trainer.train_step(images, labels)
+            if r >= args.warmup:
+                amp_times[label].append(time.perf_counter() - t0)
+    amp_rows = {}
+    for label, times in amp_times.items():
+        amp_rows[label] = {"step_ms": 1e3 * statistics.median(times), "step_ms_min": 1e3 * min(times)}
+        ratio = amp_rows[label]["step_ms"] / (1e3 * statistics.median(amp_times["float32"]))
+        print(f"Trainer step, arcface, {label:<15} {amp_rows[label]['step_ms']:7.1f} ms  ({ratio:.2f}x float32)")
     out = {
+        "precision": {"loss": "arcface", "results": amp_rows, "note": "CPU autocast; on CUDA the float16 row is amp='auto'"},
         "partial_fc": {"classes": args.big_classes, "loss": "arcface", "results": pfc_rows},
         "backbone": "iresnet_tiny (128-d)",
         "batch": f"{p}x{k}={p * k} images, 3x112x112",

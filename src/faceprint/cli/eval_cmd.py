@@ -72,6 +72,9 @@ def _register_fer(eval_sub: Any) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--threads", type=int, help="inference threads (default: all cores)")
+    p.add_argument(
+        "--tta", choices=("none", "flip"), help="test-time augmentation: flip averages each face with its mirror (default: the model card's)"
+    )
     p.set_defaults(func=run_fer)
 
 
@@ -102,7 +105,9 @@ def run_fer(args: argparse.Namespace) -> int:
     card = registry.get_card(args.model)
     if card.task != "analyzer" or not card.labels:
         raise InvalidInput(f"model {args.model!r} is not a classifier with labels (task {card.task!r})")
-    kwargs = {"threads": args.threads} if args.threads else {}
+    kwargs: dict[str, Any] = {"threads": args.threads} if args.threads else {}
+    if args.tta:
+        kwargs["tta"] = args.tta
     classifier = registry.create(args.model, **kwargs)
     report = evaluate_folder(
         classifier,
@@ -119,7 +124,8 @@ def run_fer(args: argparse.Namespace) -> int:
             d["files"] = {k: str(v) for k, v in written.items()}
         print(json.dumps(d, indent=2))
     else:
-        print(format_report(report.metrics, title=f"{report.model} on {report.dataset.root}"))
+        tta = " (flip TTA)" if report.tta == "flip" else ""
+        print(format_report(report.metrics, title=f"{report.model}{tta} on {report.dataset.root}"))
         for kind, path in written.items():
             print(f"wrote {kind}: {path}")
     return EXIT_OK

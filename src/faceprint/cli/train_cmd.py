@@ -3,7 +3,8 @@
 config.
 
 Needs the ``faceprint[train]`` extra (torch). See :mod:`faceprint.train.loop` for the config format.
-``--data-root``, ``--val-root``, ``--output-dir`` and ``--epochs`` override the file's values.
+``--data-root``, ``--val-root``, ``--output-dir``, ``--epochs``, ``--device`` and ``--amp`` override the
+file's values.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-root", help="override data.val_root (classification: validation images)")
     p.add_argument("--output-dir", help="override output_dir (checkpoints, metrics, model.onnx)")
     p.add_argument("--epochs", type=int, help="override epochs (the learning-rate schedule spans them)")
+    p.add_argument("--device", help="override device: auto (CUDA when present), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--amp",
+        choices=("auto", "on", "off", "float16", "bfloat16"),
+        help="override amp: auto (float16 + gradient scaling on CUDA), on, off, or on with this dtype",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
@@ -50,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
         config.output_dir = str(Path(args.output_dir).resolve())
     if args.epochs is not None:
         config.epochs = args.epochs
+    if args.device:
+        config.device = args.device
+    if args.amp in ("float16", "bfloat16"):
+        config.amp, config.amp_dtype = "on", args.amp
+    elif args.amp:
+        config.amp = args.amp
     config.validate()
     if args.no_progress:
         config.progress = False

@@ -35,8 +35,11 @@ What the loop guarantees:
 * **Divergence guard.** A non-finite loss, or a non-finite gradient norm outside AMP, stops the run
   with :class:`~faceprint.train.errors.TrainingDiverged` (under AMP, non-finite gradients are
   skipped by the scaler; more than 20 in a row also stop the run).
-* **AMP** (float16 autocast + gradient scaling) when training on CUDA (``amp = "auto"``); the loss
-  head always runs in float32.
+* **AMP** (:func:`resolve_amp`): ``amp = "auto"`` turns on float16 autocast with gradient scaling
+  when training on CUDA; ``amp = "on"`` also autocasts on CPU (bfloat16 by default, which needs no
+  scaling; ``amp_dtype = "float16"`` gives the CUDA recipe — float16 + scaler — on CPU too, which is
+  how the test suite exercises it on machines without a GPU). The loss head always runs in float32.
+  A checkpoint written without a scaler (e.g. on CPU) resumes under AMP with a fresh scaler.
 * A tqdm progress bar, ``metrics.csv`` and ``metrics.jsonl`` (one row per logged step) in
   ``output_dir``, and ``model.onnx`` (+ ``model.onnx.json``) at the end of the run.
 
@@ -63,6 +66,7 @@ import logging
 import math
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,7 +148,8 @@ class TrainConfig:
     pk_k: int = 4
     seed: int = 0
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
-    amp: str = "auto"  # "auto" | "on" | "off"
+    amp: str = "auto"  # "auto" (on with CUDA) | "on" | "off"
+    amp_dtype: str = "auto"  # "auto" (float16 on CUDA, bfloat16 on CPU) | "float16" | "bfloat16"
     output_dir: str = "runs/faceprint"
     checkpoint_every: int = 0  # steps; 0 = at epoch ends only
     log_every: int = 1
@@ -229,8 +234,7 @@ class TrainConfig:
             raise InvalidInput(f"optim.name must be sgd or adamw, got {self.optim.name!r}")
         if self.optim.scheduler not in ("cosine", "step", "constant"):
             raise InvalidInput(f"optim.scheduler must be cosine, step or constant, got {self.optim.scheduler!r}")
-        if str(self.amp) not in ("auto", "on", "off", "True", "False"):
-            raise InvalidInput(f"amp must be auto, on or off, got {self.amp!r}")
+        resolve_amp("cpu", self.amp, self.amp_dtype)  # raises on bad values
         if self.task not in ("embedding", "classification"):
             raise InvalidInput(f"task must be embedding or classification, got {self.task!r}")
         if self.data.kind not in ("faces", "fer"):
@@ -261,6 +265,8 @@ class TrainResult:
     onnx: str | None
     stopped_early: bool
     best: dict[str, float] = field(default_factory=dict)  # classification: the selected epoch's validation scores
+    device: str = "cpu"
+    amp: str = "off"  # "off", or the autocast dtype ("float16+scaler", "bfloat16")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -302,6 +308,39 @@ def resolve_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InvalidInput("device 'cuda' requested but CUDA is not available")
     return dev
+
+
+_AMP_DTYPES = {"auto": None, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class AmpPlan:
+    """How a step runs: autocast on or off, its dtype, and whether gradients are scaled
+    (float16 only: bfloat16 has float32's range and needs no scaler)."""
+
+    enabled: bool
+    dtype: torch.dtype
+    scaled: bool
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "off"
+        return str(self.dtype).removeprefix("torch.") + ("+scaler" if self.scaled else "")
+
+
+def resolve_amp(device_type: str, amp: str = "auto", amp_dtype: str = "auto") -> AmpPlan:
+    """The AMP plan for a device type (``"cuda"``, ``"cpu"``…) and the config's ``amp``/``amp_dtype``.
+
+    ``auto`` enables AMP on CUDA only; ``on`` enables it anywhere; ``off`` never. The dtype defaults
+    to float16 on CUDA and bfloat16 elsewhere."""
+    flag = str(amp)
+    if flag not in ("auto", "on", "off", "True", "False"):
+        raise InvalidInput(f"amp must be auto, on or off, got {amp!r}")
+    if amp_dtype not in _AMP_DTYPES:
+        raise InvalidInput(f"amp_dtype must be one of {sorted(_AMP_DTYPES)}, got {amp_dtype!r}")
+    enabled = flag in ("on", "True") or (flag == "auto" and device_type == "cuda")
+    dtype = _AMP_DTYPES[amp_dtype] or (torch.float16 if device_type == "cuda" else torch.bfloat16)
+    return AmpPlan(enabled=enabled, dtype=dtype, scaled=enabled and dtype == torch.float16)
 
 
 def _lr_lambda(cfg: OptimConfig, total_steps: int):
@@ -403,11 +442,10 @@ class Trainer:
         else:
             self.optimizer = torch.optim.AdamW(self.params, lr=oc.lr, weight_decay=oc.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(oc, self.total_steps))
-        amp_flag = str(config.amp)
-        self.use_amp = self.device.type == "cuda" and amp_flag in ("auto", "on", "True")
-        if amp_flag in ("on", "True") and self.device.type != "cuda":
-            logger.warning("amp requested but training on %s: AMP is only used on CUDA", self.device)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.amp = resolve_amp(self.device.type, config.amp, config.amp_dtype)
+        if self.amp.enabled:
+            logger.info("AMP: %s autocast on %s%s", self.amp.dtype, self.device, " with gradient scaling" if self.amp.scaled else "")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp.scaled)
         self.epoch = 0
         self.step = 0
         self.skipped = 0
@@ -425,7 +463,7 @@ class Trainer:
         self.model.train()
         self.head.train()
         images, labels = images.to(self.device, non_blocking=True), labels.to(self.device, non_blocking=True)
-        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp):
+        with torch.autocast(device_type=self.device.type, dtype=self.amp.dtype, enabled=self.amp.enabled):
             embeddings = self.model(images)
         loss = self.head(embeddings.float(), labels)
         value = float(loss.detach())
@@ -433,12 +471,12 @@ class Trainer:
             self._diverged(f"the loss became {value}", value)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
-        if self.use_amp:
+        if self.amp.scaled:
             self.scaler.unscale_(self.optimizer)
         clip = self.config.optim.grad_clip
         norm = float(torch.nn.utils.clip_grad_norm_(self.params, max_norm=clip if clip else float("inf")))
         if not math.isfinite(norm):
-            if not self.use_amp:
+            if not self.amp.scaled:
                 self._diverged(f"the gradient norm became {norm} (loss {value:.4g})", norm)
             self.skipped += 1
             if self.skipped > MAX_SKIPPED_AMP_STEPS:
@@ -447,7 +485,10 @@ class Trainer:
             self.skipped = 0
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.scheduler.step()
+        with warnings.catch_warnings():
+            # the schedule follows the step count even when the scaler skipped an overflowing step
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`", category=UserWarning)
+            self.scheduler.step()
         return value
 
     def _diverged(self, what: str, value: float) -> None:
@@ -516,6 +557,8 @@ class Trainer:
             onnx=onnx_path,
             stopped_early=stopped,
             best=dict(self.best),
+            device=str(self.device),
+            amp=self.amp.describe(),
         )
 
     def _batch(self, idx: Any, flip: np.ndarray | None, b: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -536,7 +579,10 @@ class Trainer:
         from faceprint.train.classify import evaluate_classifier
 
         cfg = self.config
-        scores = evaluate_classifier(self.model, self.val_data, tta_flip=cfg.tta_flip, device=self.device)
+        # under AMP the per-epoch validation autocasts too (it only selects the epoch; the exported
+        # float32 model is what `faceprint eval fer` scores)
+        with torch.autocast(device_type=self.device.type, dtype=self.amp.dtype, enabled=self.amp.enabled):
+            scores = evaluate_classifier(self.model, self.val_data, tta_flip=cfg.tta_flip, device=self.device)
         losses = [r["loss"] for r in self.history if int(r["epoch"]) == self.epoch]
         row: dict[str, float] = {
             "epoch": self.epoch,
@@ -695,7 +741,10 @@ class Trainer:
             raise InvalidInput(f"checkpoint {path} does not fit this model: {e}") from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        if state["scaler"] and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
+        elif self.scaler.is_enabled():
+            logger.info("the checkpoint has no gradient-scaler state (written without float16 AMP): starting a fresh scaler")
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = [dict(r) for r in state["history"]]
         self.val_history = [dict(r) for r in state.get("val_history", [])]
@@ -715,6 +764,7 @@ def train(config: TrainConfig, *, resume: bool = False, max_steps: int | None = 
 
 
 __all__ = [
+    "AmpPlan",
     "DataConfig",
     "build_data",
     "LossConfig",
@@ -725,5 +775,6 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "export_onnx",
+    "resolve_amp",
     "train",
 ]

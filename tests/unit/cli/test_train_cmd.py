@@ -59,3 +59,24 @@ def test_bad_config_exits_2(tmp_path, capsys):
     assert main(["train", str(cfg)]) == 2
     assert "epochz" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "missing.toml")]) == 2
+
+
+@pytest.mark.parametrize(("flag", "amp"), [("bfloat16", "bfloat16"), ("float16", "float16+scaler"), ("off", "off")])
+def test_device_and_amp_overrides(tmp_path, tiny_faces, capsys, flag, amp):
+    cfg = tmp_path / "train.toml"
+    _write_config(cfg, tiny_faces, 1)
+    argv = ["train", str(cfg), "--device", "cpu", "--amp", flag, "--max-steps", "2", "--no-progress", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["device"] == "cpu" and out["amp"] == amp and out["steps"] == 2
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, tiny_faces, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    cfg = tmp_path / "train.toml"
+    _write_config(cfg, tiny_faces, 1)
+    assert main(["train", str(cfg), "--device", "cuda", "--no-progress"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err

@@ -143,3 +143,21 @@ def test_analyzer_cards_from_the_environment_are_registered(shipped, tmp_path, m
     assert got.task == "analyzer" and got.version == "7" and got.labels == LABELS
     probs = registry.create("unit_env_fer", threads=1).predict_crops(np.full((2, 48, 48), 90, np.uint8))
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_flip_tta_averages_each_face_with_its_mirror(shipped):
+    from dataclasses import replace
+
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    plain = OnnxExpressionAnalyzer(threads=1, tta="none")
+    want = 0.5 * (plain.predict_crops(faces) + plain.predict_crops(np.ascontiguousarray(faces[:, :, ::-1])))
+    flip = OnnxExpressionAnalyzer(threads=1, tta="flip", batch_size=4)  # the 6 crops span two model calls
+    np.testing.assert_allclose(flip.predict_crops(faces), want, atol=1e-6)
+    assert flip.predict_crops(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
+    # the card's extra["tta"] is the default; an explicit argument wins
+    card = replace(CARD, extra={**CARD.extra, "tta": "flip"})
+    assert OnnxExpressionAnalyzer(card).tta == "flip" and OnnxExpressionAnalyzer(card, tta="none").tta == "none"
+    assert OnnxExpressionAnalyzer(replace(CARD, extra={})).tta == "none"
+    with pytest.raises(InvalidInput, match="tta"):
+        OnnxExpressionAnalyzer(tta="tencrop")

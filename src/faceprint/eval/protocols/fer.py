@@ -231,6 +231,7 @@ class FerReport:
     predictions: np.ndarray  # (N,) predicted label index per image, in dataset order
     seconds: float
     input_size: tuple[int, int]
+    tta: str = "none"  # the classifier's test-time augmentation ("none" or "flip")
 
     @property
     def accuracy(self) -> float:
@@ -243,6 +244,7 @@ class FerReport:
             "root": str(self.dataset.root),
             "folder_map": dict(self.dataset.folder_map),
             "preprocessing": f"greyscale, cv2.resize bilinear to {self.input_size[0]}x{self.input_size[1]}",
+            "tta": self.tta,
             **self.metrics.to_dict(),
             "seconds": round(self.seconds, 3),
             "ms_per_image": round(1000.0 * self.seconds / max(1, len(self.dataset)), 4),
@@ -293,7 +295,8 @@ def evaluate_folder(
     metrics = classification_metrics(cm, labels)
     model = getattr(card, "tag", None) or getattr(card, "name", type(classifier).__name__)
     logger.info("%s on %s: accuracy %.4f, macro F1 %.4f (%d images)", model, ds.root, metrics.accuracy, metrics.macro_f1, len(ds))
-    return FerReport(model=str(model), dataset=ds, metrics=metrics, predictions=preds, seconds=seconds, input_size=size)  # type: ignore[arg-type]
+    tta = str(getattr(classifier, "tta", "none"))
+    return FerReport(model=str(model), dataset=ds, metrics=metrics, predictions=preds, seconds=seconds, input_size=size, tta=tta)  # type: ignore[arg-type]
 
 
 def format_report(metrics: ClassificationMetrics, title: str = "") -> str:

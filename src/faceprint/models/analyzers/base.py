@@ -1,7 +1,12 @@
 """What every expression analyzer shares: a lazily built, thread-safe onnxruntime session with a
 canary check, batched prediction on grey uint8 crops ``(N, H, W)`` at the card's input size, and
 ``analyze(image, boxes)``. A subclass says how its session is made (:meth:`_load`) and how a
-detector box becomes a crop (:meth:`crop`)."""
+detector box becomes a crop (:meth:`crop`).
+
+Test-time augmentation (``tta``): ``"flip"`` averages each face's probabilities with its mirror
+image's (one model call on twice the crops); ``"none"`` does not. The default is the card's
+``extra["tta"]`` (``"none"`` when absent), so a model whose published figures were measured with
+flip TTA is used that way."""
 
 from __future__ import annotations
 
@@ -37,6 +42,10 @@ class ExpressionPrediction:
         }
 
 
+#: Test-time augmentations an analyzer can apply (module docstring).
+TTA_MODES = ("none", "flip")
+
+
 class OnnxAnalyzerBase:
     """Base of the ONNX expression analyzers (see the module docstring).
 
@@ -44,11 +53,16 @@ class OnnxAnalyzerBase:
         card: the registry card (labels and input size).
         threads: onnxruntime intra-op threads (default: ``$FACEPRINT_THREADS`` or all cores).
         batch_size: crops per onnxruntime call in :meth:`predict_crops`.
+        tta: ``"none"`` or ``"flip"`` (module docstring); ``None``: the card's default.
     """
 
-    def __init__(self, card: ModelCard, *, threads: int | None = None, batch_size: int = 64) -> None:
+    def __init__(self, card: ModelCard, *, threads: int | None = None, batch_size: int = 64, tta: str | None = None) -> None:
         if batch_size < 1:
             raise InvalidInput(f"batch_size must be >= 1, got {batch_size}")
+        mode = str(card.extra.get("tta", "none")) if tta is None else tta
+        if mode not in TTA_MODES:
+            raise InvalidInput(f"tta must be one of {TTA_MODES}, got {mode!r}")
+        self.tta = mode
         if not card.labels or not card.input_size:
             raise InvalidInput(f"model card {card.name!r} needs labels and input_size")
         self.card = card
@@ -113,8 +127,13 @@ class OnnxAnalyzerBase:
             return np.zeros((0, len(self.labels)), np.float32)
         sess = self._session()
         x = np.ascontiguousarray(gray_crops)
-        out = [sess.run(None, {self._input_name: x[i : i + self._batch_size]})[0] for i in range(0, n, self._batch_size)]
-        return np.concatenate(out, axis=0).astype(np.float32, copy=False)
+        if self.tta == "flip":
+            x = np.concatenate([x, x[:, :, ::-1]], axis=0)
+        out = [sess.run(None, {self._input_name: x[i : i + self._batch_size]})[0] for i in range(0, len(x), self._batch_size)]
+        probs = np.concatenate(out, axis=0).astype(np.float32, copy=False)
+        if self.tta == "flip":
+            probs = 0.5 * (probs[:n] + probs[n:])
+        return probs
 
     def analyze(self, image: np.ndarray, boxes: Sequence[Box]) -> list[ExpressionPrediction]:
         """Expression of each face box in an ``(H, W, 3)`` uint8 RGB image (same order as ``boxes``)."""

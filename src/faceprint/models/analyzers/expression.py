@@ -163,6 +163,7 @@ class ExpressionAnalyzer(OnnxAnalyzerBase):
         weights: an explicit HDF5 path instead of the installed package's file (its sha256 is
             then not checked against the card).
         batch_size: crops per onnxruntime call in :meth:`predict_crops`.
+        tta: ``"none"`` (default) or ``"flip"`` (mirror-averaged probabilities).
     """
 
     def __init__(
@@ -172,8 +173,9 @@ class ExpressionAnalyzer(OnnxAnalyzerBase):
         threads: int | None = None,
         weights: str | Path | None = None,
         batch_size: int = 64,
+        tta: str | None = None,
     ) -> None:
-        super().__init__(card, threads=threads, batch_size=batch_size)
+        super().__init__(card, threads=threads, batch_size=batch_size, tta=tta)
         self._weights = Path(weights) if weights is not None else None
 
     def _source_path(self) -> tuple[Path, str]:

@@ -170,13 +170,14 @@ class OnnxExpressionAnalyzer(OnnxAnalyzerBase):
         threads: int | None = None,
         weights: str | Path | None = None,
         batch_size: int = 64,
+        tta: str | None = None,
         geometry: CropGeometry | str = FER2013_CROP,
     ) -> None:
         if isinstance(geometry, str):
             if geometry not in CROP_BY_DETECTOR:
                 raise InvalidInput(f"no measured crop geometry for detector {geometry!r}; known: {sorted(CROP_BY_DETECTOR)}")
             geometry = CROP_BY_DETECTOR[geometry]
-        super().__init__(card, threads=threads, batch_size=batch_size)
+        super().__init__(card, threads=threads, batch_size=batch_size, tta=tta)
         self.geometry = geometry
         self._weights = Path(weights) if weights is not None else None
 
@@ -239,6 +240,7 @@ def card_from_file(card_json: str | Path) -> ModelCard:
         color_order=str(d.get("color_order", "GRAY")),
         labels=tuple(str(v) for v in d["labels"]),
         notes=str(d.get("notes", "")),
+        extra={"tta": str(d["tta"])} if "tta" in d else {},
     )
 
 
