@@ -45,9 +45,10 @@ def test_protocol_subset_matches_the_card(analyzer, fer_validation):
 
 
 def test_eval_fer_cli(capsys, analyzer, fer_validation):
-    code = main(["eval", "fer", "--root", str(fer_validation), "--model", "faceprint_fer_cnn", "--limit-per-class", "15", "--json", "--no-progress"])
+    argv = ["eval", "fer", "--root", str(fer_validation), "--model", "faceprint_fer_cnn", "--limit-per-class", "15", "--json", "--no-progress"]
+    code = main([*argv, "--tta", "flip"])
     out = json.loads(capsys.readouterr().out)
-    assert code == 0 and out["model"] == "faceprint_fer_cnn@2" and out["num_images"] == 105
+    assert code == 0 and out["model"] == analyzer.card.tag and out["num_images"] == 105 and out["tta"] == "flip"
     assert out["preprocessing"].endswith("48x48")
 
 
@@ -60,9 +61,9 @@ def test_obama_is_happy_through_the_pipeline(analyzer, fr_examples):
 
 
 def test_analyze_cli(capsys, analyzer, fr_examples):
-    code = main(["analyze", str(fr_examples / "examples" / "obama.jpg"), "--model", "faceprint_fer_cnn", "--json"])
+    code = main(["analyze", str(fr_examples / "examples" / "obama.jpg"), "--model", "faceprint_fer_cnn", "--tta", "tencrop", "--json"])
     out = json.loads(capsys.readouterr().out)
-    assert code == 0 and out["model"] == "faceprint_fer_cnn@2"
+    assert code == 0 and out["model"] == analyzer.card.tag
     (face,) = out["results"][0]["faces"]
     probs = face["expression"]["probabilities"]
     assert face["expression"]["label"] == "happy" and set(probs) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}

@@ -27,6 +27,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--model", default="fer_mini_xception", help="expression model (default: %(default)s)")
+    p.add_argument(
+        "--tta", choices=("none", "flip", "tencrop"), help="test-time augmentation of the expression model (default: its card's)"
+    )
     p.add_argument("--detector", default=None, help="detector model (default: the pipeline's, mtcnn)")
     p.add_argument("--upsample", type=int, default=None, help="detector upsampling (dlib detectors only)")
     p.add_argument("--identify", action="store_true", help="also say who each face is (gallery in --home), in the same pass")
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from faceprint.models import registry
     from faceprint.types import Face
 
-    analyzer = registry.create(args.model)
+    analyzer = registry.create(args.model, **({"tta": args.tta} if args.tta else {}))
     detector = _detector(args)
     gallery = pipeline = None
     if args.identify:  # one pass: the same detections feed the expression model and the embedder

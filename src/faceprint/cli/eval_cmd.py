@@ -73,7 +73,10 @@ def _register_fer(eval_sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--threads", type=int, help="inference threads (default: all cores)")
     p.add_argument(
-        "--tta", choices=("none", "flip"), help="test-time augmentation: flip averages each face with its mirror (default: the model card's)"
+        "--tta",
+        choices=("none", "flip", "tencrop"),
+        help="test-time augmentation: flip averages each face with its mirror, tencrop ten shifted/mirrored views "
+        "(default: the model card's)",
     )
     p.set_defaults(func=run_fer)
 
@@ -124,7 +127,7 @@ def run_fer(args: argparse.Namespace) -> int:
             d["files"] = {k: str(v) for k, v in written.items()}
         print(json.dumps(d, indent=2))
     else:
-        tta = " (flip TTA)" if report.tta == "flip" else ""
+        tta = f" ({report.tta} TTA)" if report.tta != "none" else ""
         print(format_report(report.metrics, title=f"{report.model}{tta} on {report.dataset.root}"))
         for kind, path in written.items():
             print(f"wrote {kind}: {path}")

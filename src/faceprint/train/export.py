@@ -48,17 +48,22 @@ def _onnx_bytes(net: Any, dummy: Any, output: str, opset: int, check_input: Any,
         )
     data = buf.getvalue()
     if check_input is not None:
-        from faceprint.models.runtime.onnx import create_session
-
-        sess = create_session(data, threads=1)
-        with torch.no_grad():
-            ref = net(check_input).numpy()
-        got = sess.run(None, {"input": check_input.numpy()})[0]
-        err = float(np.abs(got - ref).max())
-        if err > atol:
-            raise ModelIntegrityError(f"ONNX export differs from torch by {err:.3g} (> {atol})")
-        logger.info("ONNX export checked: max |onnx − torch| = %.3g", err)
+        _check_onnx(data, net, check_input, atol)
     return data
+
+
+def _check_onnx(data: bytes, net: Any, check_input: Any, atol: float) -> None:
+    """onnxruntime on ``data`` and torch on ``net`` must agree on ``check_input`` within ``atol``."""
+    from faceprint.models.runtime.onnx import create_session
+
+    sess = create_session(data, threads=1)
+    with torch.no_grad():
+        ref = net(check_input).numpy()
+    got = sess.run(None, {"input": check_input.numpy()})[0]
+    err = float(np.abs(got - ref).max())
+    if err > atol:
+        raise ModelIntegrityError(f"ONNX export differs from torch by {err:.3g} (> {atol})")
+    logger.info("ONNX export checked: max |onnx − torch| = %.3g", err)
 
 
 def export_onnx(
@@ -121,6 +126,33 @@ def export_onnx(
     return path
 
 
+def store_weights_float16(data: bytes, *, min_elements: int = 1024) -> bytes:
+    """The ONNX model ``data`` with every float32 initializer of at least ``min_elements`` values
+    stored as float16 and cast back to float32 by a ``Cast`` node: half the file, the same float32
+    arithmetic (onnxruntime folds the casts when it loads the graph). The outputs change only by
+    the rounding of the weights to float16 (about 3 significant digits)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.load_from_string(data)
+    g = m.graph
+    inits, casts = [], []
+    for init in g.initializer:
+        if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= min_elements:
+            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "__float16")
+            inits.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT, name=init.name + "__cast"))
+        else:
+            inits.append(init)
+    nodes = casts + list(g.node)
+    del g.initializer[:]
+    g.initializer.extend(inits)
+    del g.node[:]
+    g.node.extend(nodes)
+    onnx.checker.check_model(m)
+    return m.SerializeToString()
+
+
 class _ProbabilityGraph(nn.Module):
     """uint8 ``(N, H, W)`` grey → normalise → ``(N, 1, H, W)`` → classifier → softmax."""
 
@@ -150,16 +182,21 @@ def export_classifier_onnx(
     opset: int = 17,
     check: bool = True,
     atol: float = 1e-4,
+    weights_dtype: str = "float32",
 ) -> Path:
     """Write a grey-face classifier (``(N, 1, S, S)`` normalised float in, logits out) as an ONNX
     *analyzer*: ``input`` uint8 ``(N, S, S)`` grey faces → ``probabilities`` float32 ``(N, K)``
     (softmax, in ``labels`` order); the graph normalises ``(x − mean)/std`` itself, like the shipped
     FER model. Writes ``<stem>.card.json`` (task ``analyzer``: input size, mean/std, colour order
     ``GRAY``, labels, sha256, licence) beside it, which :func:`register_exported` reads. With
-    ``check``, onnxruntime and torch must agree within ``atol`` on random faces. Returns the path.
+    ``check``, onnxruntime and torch must agree within ``atol`` on random faces.
+    ``weights_dtype="float16"`` stores the weights at half size (:func:`store_weights_float16`); the
+    check then allows ``max(atol, 5e-3)`` on the probabilities. Returns the path.
     """
     path = Path(path)
     size = int(input_size)
+    if weights_dtype not in ("float32", "float16"):
+        raise ValueError(f"weights_dtype must be float32 or float16, got {weights_dtype!r}")
     net = _ProbabilityGraph(copy.deepcopy(model).float().cpu().eval(), mean, std).eval()
     dummy = torch.zeros(1, size, size, dtype=torch.uint8)
     with torch.no_grad():
@@ -167,7 +204,11 @@ def export_classifier_onnx(
     if k != len(labels):
         raise ModelIntegrityError(f"the classifier has {k} outputs but {len(labels)} labels were given")
     x = torch.randint(0, 256, (5, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    data = _onnx_bytes(net, dummy, "probabilities", opset, x if check else None, atol)
+    data = _onnx_bytes(net, dummy, "probabilities", opset, None if weights_dtype == "float16" else x if check else None, atol)
+    if weights_dtype == "float16":
+        data = store_weights_float16(data)
+        if check:
+            _check_onnx(data, net, x, max(atol, 5e-3))
     atomic_write_bytes(path, data)
     from faceprint.models.sources import sha256_file
 
@@ -182,6 +223,7 @@ def export_classifier_onnx(
         "color_order": "GRAY",
         "layout": "NHW uint8 (normalised inside the graph)",
         "labels": list(labels),
+        "weights_dtype": weights_dtype,
         "sha256": sha256_file(path),
         "license": license,
         "notes": notes,

@@ -160,4 +160,31 @@ def test_flip_tta_averages_each_face_with_its_mirror(shipped):
     assert OnnxExpressionAnalyzer(card).tta == "flip" and OnnxExpressionAnalyzer(card, tta="none").tta == "none"
     assert OnnxExpressionAnalyzer(replace(CARD, extra={})).tta == "none"
     with pytest.raises(InvalidInput, match="tta"):
-        OnnxExpressionAnalyzer(tta="tencrop")
+        OnnxExpressionAnalyzer(tta="fivecrop")
+
+
+def test_tencrop_views_closed_form():
+    from faceprint.models.analyzers.base import tta_views
+
+    x = np.arange(2 * 24 * 24, dtype=np.int64).reshape(2, 24, 24).astype(np.uint8)  # d = 24 / 12 = 2
+    v = tta_views(x, "tencrop")
+    assert v.shape == (20, 24, 24) and v.flags.c_contiguous
+    np.testing.assert_array_equal(v[:2], x)
+    # view 1: shifted towards the top-left corner: out[r, c] = x[r - 2, c - 2], edges replicated
+    np.testing.assert_array_equal(v[2][2:, 2:], x[0][:-2, :-2])
+    np.testing.assert_array_equal(v[2][0, 5], x[0][0, 3])
+    # view 4: towards the bottom-right: out[r, c] = x[r + 2, c + 2]
+    np.testing.assert_array_equal(v[8][:-2, :-2], x[0][2:, 2:])
+    # views 5..9 mirror views 0..4
+    for k in range(5):
+        np.testing.assert_array_equal(v[10 + 2 * k : 12 + 2 * k], v[2 * k : 2 * k + 2][:, :, ::-1])
+    assert tta_views(x, "none") is x and tta_views(x, "flip").shape == (4, 24, 24)
+
+
+def test_tencrop_averages_the_ten_views(shipped):
+    from faceprint.models.analyzers.base import tta_views
+
+    faces = np.random.default_rng(4).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    plain = OnnxExpressionAnalyzer(threads=1, tta="none")
+    want = plain.predict_crops(tta_views(faces, "tencrop")).reshape(10, 3, 7).mean(0)
+    np.testing.assert_allclose(OnnxExpressionAnalyzer(threads=1, tta="tencrop").predict_crops(faces), want, atol=1e-6)

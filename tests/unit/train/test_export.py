@@ -58,3 +58,29 @@ def test_cards_listed_in_the_environment_are_registered(tmp_path, monkeypatch):
     monkeypatch.setenv("FACEPRINT_MODEL_CARDS", str(tmp_path / "envtiny.card.json"))
     monkeypatch.setattr(registry, "_builtins_loaded", False)
     assert registry.get_card("unit_env_tiny").embedding_dim == 64
+
+
+def test_classifier_with_float16_weights_is_half_the_size_and_agrees(tmp_path):
+    from faceprint.models.analyzers.expression import LABELS
+    from faceprint.models.analyzers.fer_cnn import register_from_card_file
+    from faceprint.train.export import card_path, export_classifier_onnx
+
+    torch.manual_seed(0)
+    model = build_backbone("fer_vgg", 7).eval()  # 1.17 M parameters
+    full = export_classifier_onnx(model, tmp_path / "full.onnx", labels=LABELS, name="unit_fer_full")
+    half = export_classifier_onnx(model, tmp_path / "half.onnx", labels=LABELS, name="unit_fer_half", weights_dtype="float16")
+    assert 0.45 < half.stat().st_size / full.stat().st_size < 0.55
+    assert json.loads(card_path(half).read_text())["weights_dtype"] == "float16"
+    faces = np.random.default_rng(0).integers(0, 256, (16, 48, 48), dtype=np.uint8)
+    p_full = create_session(full, threads=1).run(None, {"input": faces})[0]
+    p_half = create_session(half, threads=1).run(None, {"input": faces})[0]
+    assert p_half.dtype == np.float32
+    np.testing.assert_allclose(p_half, p_full, atol=5e-3)
+    np.testing.assert_allclose(p_half.sum(1), 1.0, atol=1e-5)
+    # it registers and runs as an analyzer like any exported classifier
+    card = register_from_card_file(card_path(half))
+    from faceprint.models import registry
+
+    np.testing.assert_allclose(registry.create(card.name, threads=1).predict_crops(faces), p_half, atol=1e-6)
+    with pytest.raises(ValueError):
+        export_classifier_onnx(model, tmp_path / "x.onnx", labels=LABELS, weights_dtype="int8")

@@ -231,7 +231,7 @@ class FerReport:
     predictions: np.ndarray  # (N,) predicted label index per image, in dataset order
     seconds: float
     input_size: tuple[int, int]
-    tta: str = "none"  # the classifier's test-time augmentation ("none" or "flip")
+    tta: str = "none"  # the classifier's test-time augmentation ("none", "flip", "tencrop")
 
     @property
     def accuracy(self) -> float:

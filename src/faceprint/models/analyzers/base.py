@@ -4,7 +4,10 @@ canary check, batched prediction on grey uint8 crops ``(N, H, W)`` at the card's
 detector box becomes a crop (:meth:`crop`).
 
 Test-time augmentation (``tta``): ``"flip"`` averages each face's probabilities with its mirror
-image's (one model call on twice the crops); ``"none"`` does not. The default is the card's
+image's (one model call on twice the crops); ``"tencrop"`` averages ten views — the face and the
+face shifted diagonally by 1/12 of its side towards each corner (edges replicated; the usual
+"four corners and the centre" crops for a network that looks at the centre of its input), each
+with its mirror image; ``"none"`` does not augment. The default is the card's
 ``extra["tta"]`` (``"none"`` when absent), so a model whose published figures were measured with
 flip TTA is used that way."""
 
@@ -43,7 +46,22 @@ class ExpressionPrediction:
 
 
 #: Test-time augmentations an analyzer can apply (module docstring).
-TTA_MODES = ("none", "flip")
+TTA_MODES = ("none", "flip", "tencrop")
+
+
+def tta_views(crops: np.ndarray, mode: str) -> np.ndarray:
+    """The test-time views of grey crops ``(N, H, W)`` for ``mode``, stacked view-major:
+    ``(V·N, H, W)`` with view ``v`` of crop ``i`` at ``v·N + i`` (module docstring)."""
+    if mode == "none":
+        return crops
+    views = [crops]
+    if mode == "tencrop":
+        h, w = crops.shape[1:]
+        d = max(1, round(min(h, w) / 12))
+        padded = np.pad(crops, ((0, 0), (d, d), (d, d)), mode="edge")
+        views += [padded[:, d + dy : d + dy + h, d + dx : d + dx + w] for dx, dy in ((-d, -d), (d, -d), (-d, d), (d, d))]
+    views += [v[:, :, ::-1] for v in views]
+    return np.ascontiguousarray(np.concatenate(views, axis=0))
 
 
 class OnnxAnalyzerBase:
@@ -126,13 +144,11 @@ class OnnxAnalyzerBase:
         if n == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         sess = self._session()
-        x = np.ascontiguousarray(gray_crops)
-        if self.tta == "flip":
-            x = np.concatenate([x, x[:, :, ::-1]], axis=0)
+        x = tta_views(np.ascontiguousarray(gray_crops), self.tta)
         out = [sess.run(None, {self._input_name: x[i : i + self._batch_size]})[0] for i in range(0, len(x), self._batch_size)]
         probs = np.concatenate(out, axis=0).astype(np.float32, copy=False)
-        if self.tta == "flip":
-            probs = 0.5 * (probs[:n] + probs[n:])
+        if len(x) > n:  # average the views of each crop
+            probs = probs.reshape(len(x) // n, n, -1).mean(axis=0)
         return probs
 
     def analyze(self, image: np.ndarray, boxes: Sequence[Box]) -> list[ExpressionPrediction]:

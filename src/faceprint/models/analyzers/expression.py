@@ -163,7 +163,7 @@ class ExpressionAnalyzer(OnnxAnalyzerBase):
         weights: an explicit HDF5 path instead of the installed package's file (its sha256 is
             then not checked against the card).
         batch_size: crops per onnxruntime call in :meth:`predict_crops`.
-        tta: ``"none"`` (default) or ``"flip"`` (mirror-averaged probabilities).
+        tta: ``"none"`` (default), ``"flip"`` or ``"tencrop"`` (views averaged; :mod:`.base`).
     """
 
     def __init__(
