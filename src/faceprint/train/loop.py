@@ -162,7 +162,7 @@ class TrainConfig:
     select_metric: str = "accuracy"  # classification: accuracy | macro_f1 | accuracy_flip | macro_f1_flip
     export_name: str = ""  # classification: registry name in the exported card (default: file stem)
     export_version: str = "1"
-    export_weights_dtype: str = "float32"  # classification export: "float16" stores the weights at half size
+    export_weights_dtype: str = "float32"  # classification export: "float16" / "int8" store the weights at 1/2 / 1/4 size
     export_license: str = ""
     export_notes: str = ""
 
@@ -236,8 +236,8 @@ class TrainConfig:
         if self.optim.scheduler not in ("cosine", "step", "constant"):
             raise InvalidInput(f"optim.scheduler must be cosine, step or constant, got {self.optim.scheduler!r}")
         resolve_amp("cpu", self.amp, self.amp_dtype)  # raises on bad values
-        if self.export_weights_dtype not in ("float32", "float16"):
-            raise InvalidInput(f"export_weights_dtype must be float32 or float16, got {self.export_weights_dtype!r}")
+        if self.export_weights_dtype not in ("float32", "float16", "int8"):
+            raise InvalidInput(f"export_weights_dtype must be float32, float16 or int8, got {self.export_weights_dtype!r}")
         if self.task not in ("embedding", "classification"):
             raise InvalidInput(f"task must be embedding or classification, got {self.task!r}")
         if self.data.kind not in ("faces", "fer"):

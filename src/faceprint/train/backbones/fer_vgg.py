@@ -12,8 +12,9 @@ face as its central 40×40 window (the usual FER2013 recipe: random crops for tr
 crop for testing), and the exported ONNX graph does the same.
 
 * :func:`fer_vgg` — widths (32, 64, 128, 256), two convolutions per stage: 1.17 M parameters,
-  ≈ 117 M multiply-adds per 48×48 face, 81 M per 40×40 training crop (the configuration shipped
-  as ``faceprint_fer_cnn``).
+  ≈ 117 M multiply-adds per 48×48 face, 81 M per 40×40 training crop (``faceprint_fer_cnn``
+  version 2). With ``widths = (64, 128, 256, 512)``: 4.69 M parameters, ≈ 325 M multiply-adds per
+  40×40 crop (version 3, the shipped one; ``configs/fer_vgg_wide.toml``).
 * :func:`fer_vgg_tiny` — widths (8, 16, 16, 32), for tests.
 
 The input is ``(N, 1, S, S)`` float32, normalised ``(x − 127.5)/127.5`` (see
