@@ -80,7 +80,7 @@ from faceprint.models.sources import atomic_write_bytes
 from faceprint.train.backbones import build_backbone
 from faceprint.train.data import ImageFolderData
 from faceprint.train.errors import TrainingDiverged
-from faceprint.train.export import export_onnx
+from faceprint.train.export import WEIGHT_DTYPES, export_onnx
 from faceprint.train.heads import build_head, is_pair_based
 from faceprint.train.samplers import PKSampler, RandomBatchSampler
 
@@ -236,8 +236,8 @@ class TrainConfig:
         if self.optim.scheduler not in ("cosine", "step", "constant"):
             raise InvalidInput(f"optim.scheduler must be cosine, step or constant, got {self.optim.scheduler!r}")
         resolve_amp("cpu", self.amp, self.amp_dtype)  # raises on bad values
-        if self.export_weights_dtype not in ("float32", "float16", "int8"):
-            raise InvalidInput(f"export_weights_dtype must be float32, float16 or int8, got {self.export_weights_dtype!r}")
+        if self.export_weights_dtype not in WEIGHT_DTYPES:
+            raise InvalidInput(f"export_weights_dtype must be one of {sorted(WEIGHT_DTYPES)}, got {self.export_weights_dtype!r}")
         if self.task not in ("embedding", "classification"):
             raise InvalidInput(f"task must be embedding or classification, got {self.task!r}")
         if self.data.kind not in ("faces", "fer"):
