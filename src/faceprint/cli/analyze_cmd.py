@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from faceprint.models.analyzers.base import TTA_MODES
+
 from faceprint.cli._common import (
     add_output_args,
     box_text,
@@ -28,7 +30,7 @@ def register(sub: Any) -> None:
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--model", default="fer_mini_xception", help="expression model (default: %(default)s)")
     p.add_argument(
-        "--tta", choices=("none", "flip", "tencrop"), help="test-time augmentation of the expression model (default: its card's)"
+        "--tta", choices=TTA_MODES, help="test-time augmentation of the expression model (default: its card's)"
     )
     p.add_argument("--detector", default=None, help="detector model (default: the pipeline's, mtcnn)")
     p.add_argument("--upsample", type=int, default=None, help="detector upsampling (dlib detectors only)")

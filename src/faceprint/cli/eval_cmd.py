@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from faceprint.models.analyzers.base import TTA_MODES
+
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 
@@ -74,7 +76,7 @@ def _register_fer(eval_sub: Any) -> None:
     p.add_argument("--threads", type=int, help="inference threads (default: all cores)")
     p.add_argument(
         "--tta",
-        choices=("none", "flip", "tencrop"),
+        choices=TTA_MODES,
         help="test-time augmentation: flip averages each face with its mirror, tencrop ten shifted/mirrored views "
         "(default: the model card's)",
     )

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from faceprint.errors import ModelIntegrityError
+from faceprint.errors import InvalidInput, ModelIntegrityError
 from faceprint.models.sources import atomic_write_bytes
 from faceprint.train.data import MEAN, STD
 
@@ -143,7 +143,7 @@ def compress_weights(data: bytes, dtype: str, *, min_elements: int = 1024) -> by
     * ``"float32"``: unchanged.
     """
     if dtype not in WEIGHT_DTYPES:
-        raise ValueError(f"weights dtype must be one of {sorted(WEIGHT_DTYPES)}, got {dtype!r}")
+        raise InvalidInput(f"weights dtype must be one of {sorted(WEIGHT_DTYPES)}, got {dtype!r}")
     if dtype == "float32":
         return data
     import onnx
@@ -224,7 +224,7 @@ def export_classifier_onnx(
     path = Path(path)
     size = int(input_size)
     if weights_dtype not in WEIGHT_DTYPES:
-        raise ValueError(f"weights_dtype must be one of {sorted(WEIGHT_DTYPES)}, got {weights_dtype!r}")
+        raise InvalidInput(f"weights_dtype must be one of {sorted(WEIGHT_DTYPES)}, got {weights_dtype!r}")
     net = _ProbabilityGraph(copy.deepcopy(model).float().cpu().eval(), mean, std).eval()
     dummy = torch.zeros(1, size, size, dtype=torch.uint8)
     with torch.no_grad():

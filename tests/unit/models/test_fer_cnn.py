@@ -135,12 +135,15 @@ def test_analyzer_cards_from_the_environment_are_registered(shipped, tmp_path, m
         "labels": list(LABELS),
         "sha256": sha256_file(tmp_path / "m.onnx"),
         "license": "test",
+        "extra": {"tta": "flip", "selected_epoch": 3},
     }
     (tmp_path / "m.card.json").write_text(json.dumps(card))
     monkeypatch.setenv("FACEPRINT_MODEL_CARDS", str(tmp_path / "m.card.json"))
     monkeypatch.setattr(registry, "_builtins_loaded", False)
     got = registry.get_card("unit_env_fer")
     assert got.task == "analyzer" and got.version == "7" and got.labels == LABELS
+    assert got.extra == {"tta": "flip", "selected_epoch": 3}  # the card's extra travels, TTA default included
+    assert registry.create("unit_env_fer", threads=1).tta == "flip"
     probs = registry.create("unit_env_fer", threads=1).predict_crops(np.full((2, 48, 48), 90, np.uint8))
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
 

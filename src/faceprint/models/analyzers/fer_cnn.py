@@ -247,7 +247,7 @@ def card_from_file(card_json: str | Path) -> ModelCard:
         color_order=str(d.get("color_order", "GRAY")),
         labels=tuple(str(v) for v in d["labels"]),
         notes=str(d.get("notes", "")),
-        extra={"tta": str(d["tta"])} if "tta" in d else {},
+        extra=dict(d.get("extra") or {}),  # e.g. "tta", the validation figures
     )
 
 
