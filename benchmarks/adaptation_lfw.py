@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 from _common import RESULTS, machine
-
 from faceprint.errors import InvalidInput
 from faceprint.train import adapt
 
@@ -30,6 +29,7 @@ from faceprint.train import adapt
 def build_lfw_npz(path: Path) -> Path:
     """Embed LFW with the default pipeline and save ``X``, ``y`` (identity index), ``names``."""
     import numpy as np
+
     from gallery_lfw import lfw_embeddings
 
     paths, names, vecs, model = lfw_embeddings()

@@ -36,11 +36,10 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-from _common import SHARED, lfw_images, write_result
 
+from _common import SHARED, lfw_images, write_result
 from faceprint.eval.protocols.detection import evaluate_detector, match_detections, parse_imglab_xml
 from faceprint.io.decode import load_image
 from faceprint.models import registry
@@ -79,8 +78,6 @@ EXAMPLE_FACES = {
 def floor_scan() -> dict:
     """MTCNN at O-net threshold 0.7 once per image (a higher floor is a filter on the score: a
     lower-scored box never suppresses a higher-scored one), boxes mapped dlib-style."""
-    from faceprint.models.detectors.mtcnn import dlib_style_box
-    from faceprint.types import Detection
 
     det = registry.create("mtcnn", box_style="dlib")
     xml_dets = []

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from _common import SHARED, machine, write_result
 
 DEFAULT_LFW = SHARED / "lfw" / "images"

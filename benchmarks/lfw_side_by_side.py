@@ -15,8 +15,8 @@ import sys
 import time
 
 import numpy as np
-from _common import SHARED, write_result
 
+from _common import SHARED, write_result
 from faceprint.eval.embedding_cache import EmbeddingCache
 from faceprint.eval.protocols.pairs import public_report, read_lfw_pairs, run_pairs
 from faceprint.types import Box, Detection, Embedding, Face

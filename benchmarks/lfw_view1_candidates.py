@@ -29,8 +29,8 @@ import time
 from typing import Any
 
 import numpy as np
-from _common import SHARED, write_result
 
+from _common import SHARED, write_result
 from faceprint.align import align_face
 from faceprint.eval import metrics
 from faceprint.eval.embedding_cache import EmbeddingCache

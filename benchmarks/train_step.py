@@ -19,8 +19,8 @@ import statistics
 import time
 
 import torch
-from _common import write_result
 
+from _common import write_result
 from faceprint.train.backbones import build_backbone
 from faceprint.train.data import TensorData
 from faceprint.train.heads import build_head

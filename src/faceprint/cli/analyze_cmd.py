@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from faceprint.models.analyzers.base import TTA_MODES
-
 from faceprint.cli._common import (
     add_output_args,
     box_text,
@@ -19,6 +17,7 @@ from faceprint.cli._common import (
     print_face_results,
     print_json,
 )
+from faceprint.models.analyzers.base import TTA_MODES
 
 
 def register(sub: Any) -> None:

@@ -38,9 +38,9 @@ import functools
 import json
 import logging
 import os
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
 
 from faceprint.config import home_dir
 from faceprint.errors import InvalidInput, ModelUnavailable

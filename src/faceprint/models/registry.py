@@ -15,8 +15,9 @@ import importlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from faceprint.errors import InvalidInput, ModelUnavailable
 from faceprint.models.card import ModelCard

@@ -11,8 +11,9 @@ injected (``pipeline=``, ``gallery=``, ``analyzer=``) for tests and custom deplo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 from faceprint.service.settings import ServiceSettings
 
@@ -25,7 +26,8 @@ def create_app(settings: ServiceSettings | None = None, *, pipeline: Any = None,
     from faceprint.service import errors
     from faceprint.service.context import ServiceContext
     from faceprint.service.middleware import ServiceMiddleware
-    from faceprint.service.routes import faces, gallery as gallery_routes, health, keys, page
+    from faceprint.service.routes import faces, health, keys, page
+    from faceprint.service.routes import gallery as gallery_routes
 
     settings = settings or ServiceSettings()
     ctx = ServiceContext(settings, pipeline=pipeline, gallery=gallery, analyzer=analyzer)

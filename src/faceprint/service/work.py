@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from faceprint.service.errors import ServiceError
 
@@ -52,7 +53,7 @@ class WorkPool:
         fut.add_done_callback(self._done)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(fut), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             with self._lock:
                 self.timeouts += 1
             raise ServiceError(504, "timeout", f"the request took longer than {self.timeout_s:g} s") from None

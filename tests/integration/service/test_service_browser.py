@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 import re
 import struct
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 

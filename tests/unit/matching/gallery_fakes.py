@@ -5,8 +5,8 @@ a per-person centre plus a small per-(variant, face) perturbation, so faces of o
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 

@@ -8,7 +8,6 @@ import pytest
 
 from faceprint.models import registry
 from faceprint.models.detectors.mtcnn import DLIB_BOX_IN_MTCNN_UNITS, dlib_style_box
-from faceprint.types import Box
 
 # Two detections as the cascade returns them: facenet-pytorch's 1-based inclusive boxes + O-net
 # probability, and five (x, y) points each. The second box runs past the image's right edge.

@@ -7,12 +7,11 @@ deleted face can never be returned again.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from faceprint.matching.index.base import as_queries, as_rows, empty_result
-
 
 #: Below this many queries per call the scan runs on the calling thread only (see :func:`_knn`).
 SINGLE_THREAD_MAX_QUERIES = 16

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from faceprint.errors import GalleryError, InvalidInput, UnknownIdentity
 from faceprint.matching.store.base import AddResult, IdentityRecord, NewFace

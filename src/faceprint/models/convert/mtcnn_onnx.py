@@ -27,7 +27,7 @@ Outputs (all float32):
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -11,7 +11,8 @@ round(x2) − 1, round(y2) − 1`` — the exact inverse on integer boxes. The i
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -4,7 +4,8 @@ filtering and sorting. Each subclass only loads its dlib object and runs it."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -10,8 +10,15 @@ from fastapi import APIRouter, Depends, Path, Request
 from faceprint.service.auth import Principal, require
 from faceprint.service.inputs import Body, Param, Payload
 from faceprint.service.routes._common import AUTH_ERRORS, IMAGE_ERRORS, handle, size_of
-from faceprint.service.routes.faces import K, THRESHOLD
-from faceprint.service.schemas import DeleteResponse, EnrollResponse, ErrorResponse, IdentifyResponse, IdentityDetail, IdentityList
+from faceprint.service.routes.faces import THRESHOLD, K
+from faceprint.service.schemas import (
+    DeleteResponse,
+    EnrollResponse,
+    ErrorResponse,
+    IdentifyResponse,
+    IdentityDetail,
+    IdentityList,
+)
 
 router = APIRouter(prefix="/v1", tags=["gallery"])
 

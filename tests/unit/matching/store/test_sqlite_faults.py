@@ -8,9 +8,9 @@ import shutil
 import sqlite3
 import subprocess
 import textwrap
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest

@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from ._helpers import W3, X4, Y4, ce, gradcheck_head, grads, tensor, torch, unit, with_weight
-
 from faceprint.train.losses import AdaFaceLoss, CosFaceLoss
+
+from ._helpers import W3, X4, Y4, ce, gradcheck_head, grads, tensor, torch, unit, with_weight
 
 
 def test_closed_form_margins_follow_the_feature_norm():

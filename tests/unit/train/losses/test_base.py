@@ -1,9 +1,9 @@
 import pytest
 
-from ._helpers import W3, X4, Y4, torch
-
 from faceprint.errors import InvalidInput
 from faceprint.train.losses import LOSSES, MARGIN_LOSSES, ArcFaceLoss, MarginSoftmaxLoss, build_loss
+
+from ._helpers import W3, X4, Y4, torch
 
 
 def test_every_registered_loss_trains_and_documents_its_paper():

@@ -1,8 +1,8 @@
 import pytest
 
-from ._helpers import X4, Y4, tensor, torch
-
 from faceprint.train.losses import CenterLoss, SoftmaxCenterLoss, SoftmaxLoss
+
+from ._helpers import X4, Y4, tensor, torch
 
 
 def test_closed_form_loss():

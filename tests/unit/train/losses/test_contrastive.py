@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from ._helpers import X4, gradcheck_head, tensor, torch
-
 from faceprint.train.losses import ContrastiveLoss, JointIdentificationVerificationLoss, SoftmaxLoss
+
+from ._helpers import X4, gradcheck_head, tensor, torch
 
 
 def test_closed_form_over_all_pairs():

@@ -1,12 +1,11 @@
 import math
 
 import numpy as np
-
 import pytest
 
-from ._helpers import W3, X4, Y4, ce, gradcheck_head, grads, tensor, torch, unit, with_weight
-
 from faceprint.train.losses import CosFaceLoss, NormFaceLoss
+
+from ._helpers import W3, X4, Y4, ce, gradcheck_head, grads, tensor, torch, unit, with_weight
 
 
 def test_closed_form():

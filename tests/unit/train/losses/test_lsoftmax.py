@@ -1,13 +1,12 @@
 import math
 
 import numpy as np
-
 import pytest
+
+from faceprint.train.losses import LSoftmaxLoss
 
 from ._helpers import W3, X4, Y4, ce, gradcheck_head, grads, tensor, torch, unit, with_weight
 from .test_sphereface import psi_by_hand
-
-from faceprint.train.losses import LSoftmaxLoss
 
 
 def test_closed_form_uses_weight_and_feature_norms():

@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from ._helpers import W3, Y4, ce, gradcheck_head, grads, tensor, torch, unit, with_weight
-
 from faceprint.train.losses import ArcFaceLoss, MagFaceLoss, NormFaceLoss
+
+from ._helpers import W3, Y4, ce, gradcheck_head, grads, tensor, torch, unit, with_weight
 
 X_BIG = tensor([unit(20, 15.0), unit(100, 40.0), unit(250, 90.0), unit(-30, 25.0)])  # norms inside [l_a, u_a]
 

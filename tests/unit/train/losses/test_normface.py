@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from ._helpers import W3, X4, Y4, ce, gradcheck_head, tensor, torch, unit, with_weight
-
 from faceprint.train.losses import NormFaceLoss
+
+from ._helpers import W3, X4, Y4, ce, gradcheck_head, tensor, torch, unit, with_weight
 
 
 def test_closed_form_is_invariant_to_feature_and_weight_norms():

@@ -1,9 +1,9 @@
 import pytest
 
-from ._helpers import W3, X4, Y4, ce, gradcheck_head, tensor, torch, with_weight
-
 from faceprint.errors import InvalidInput
 from faceprint.train.losses import SoftmaxLoss
+
+from ._helpers import W3, X4, Y4, ce, gradcheck_head, tensor, torch, with_weight
 
 
 def test_closed_form_linear_logits_with_bias():

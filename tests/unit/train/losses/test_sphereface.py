@@ -1,13 +1,12 @@
 import math
 
 import numpy as np
-
 import pytest
-
-from ._helpers import W3, X4, Y4, ce, gradcheck_head, grads, tensor, torch, unit, with_weight
 
 from faceprint.train.losses import SphereFaceLoss
 from faceprint.train.losses.sphereface import chebyshev_cos_m, psi
+
+from ._helpers import W3, X4, Y4, ce, gradcheck_head, grads, tensor, torch, unit, with_weight
 
 
 def psi_by_hand(theta: float, m: int) -> float:

@@ -2,10 +2,10 @@ import math
 
 import pytest
 
-from ._helpers import W3, X4, Y4, gradcheck_head, tensor, torch, unit, with_weight
-
 from faceprint.train.losses import SphereFace2Loss
 from faceprint.train.losses.sphereface2 import balanced_bias
+
+from ._helpers import W3, X4, Y4, gradcheck_head, tensor, torch, unit, with_weight
 
 
 def softplus(v: float) -> float:

@@ -1,10 +1,10 @@
 import pytest
 
-from ._helpers import tensor, torch
-
 from faceprint.errors import InvalidInput
 from faceprint.train import miners
 from faceprint.train.losses import TripletLoss
+
+from ._helpers import tensor, torch
 
 # On a line (no normalisation): class 0 at 0, 1, 3; class 1 at 2.5, 6
 X = tensor([[0.0], [1.0], [3.0], [2.5], [6.0]])
