@@ -222,7 +222,7 @@ class Embedding:
         if n == 0.0:
             raise InvalidInput("Embedding.vector must not be all zeros")
         if abs(n - 1.0) > 1e-4:
-            v = v / n
+            v /= n
         v.setflags(write=False)
         object.__setattr__(self, "vector", v)
         object.__setattr__(self, "norm", float(self.norm))

@@ -32,11 +32,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from faceprint.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from torch import nn
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +105,8 @@ def verification_pairs(
     if len(np.unique(y)) < 2:
         raise InvalidInput("need two identities for negative pairs")
     seen: set[tuple[int, int]] = set()
-    ni, nj = [], []
+    ni: list[int] = []
+    nj: list[int] = []
     while len(ni) < n_pos:
         need = (n_pos - len(ni)) * 2 + 16
         a, b = rng.integers(0, len(y), need), rng.integers(0, len(y), need)
@@ -224,7 +228,7 @@ def fit_head(
     validation set, the head of the epoch with the best validation AUC (epoch 0 = identity) is kept."""
     torch = _torch()
     from faceprint.train.imprinting import imprint_weights
-    from faceprint.train.losses import build_loss
+    from faceprint.train.losses import build_loss, build_margin_loss
     from faceprint.train.samplers import PKSampler, RandomBatchSampler
 
     t0 = time.perf_counter()
@@ -235,8 +239,9 @@ def fit_head(
     params = dict(loss_params or {})
     if method in ("arcface", "cosface"):
         defaults = {"arcface": {"scale": 32.0, "margin": 0.3}, "cosface": {"scale": 32.0, "margin": 0.25}}[method]
-        loss = build_loss(method, dim, len(classes), **{**defaults, **params})
-        imprint_weights(loss.weight.data, torch.from_numpy(X), torch.from_numpy(yi))  # start at class means
+        margin = build_margin_loss(method, dim, len(classes), **{**defaults, **params})
+        imprint_weights(margin.weight.data, torch.from_numpy(X), torch.from_numpy(yi))  # start at class means
+        loss: nn.Module = margin
         sampler: Any = RandomBatchSampler(len(X), batch_size, seed=seed, drop_last=False)
     elif method == "triplet":
         loss = build_loss("triplet", dim, 0, **{"margin": 0.2, "miner": "batch_hard", **params})
@@ -246,20 +251,20 @@ def fit_head(
     opt = torch.optim.Adam(list(head.parameters()) + list(loss.parameters()), lr=lr)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(yi.astype(np.int64))
 
-    val_pairs = None
+    val: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # (X_val, i, j, same)
     if X_val is not None and y_val is not None and len(np.unique(y_val)) > 1:
         try:
-            val_pairs = verification_pairs(y_val, seed=seed + 1, max_pairs_per_identity=50)
+            val = (X_val, *verification_pairs(y_val, seed=seed + 1, max_pairs_per_identity=50))
         except InvalidInput:
-            val_pairs = None
+            val = None
 
-    def val_auc() -> float:
-        vi, vj, vs = val_pairs
+    def val_auc(val: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> float:
+        Xv, vi, vj, vs = val
         from faceprint.eval.metrics import roc_auc
 
-        return roc_auc(_cosine_scores(_apply_head(head, X_val), vi, vj), vs)
+        return roc_auc(_cosine_scores(_apply_head(head, Xv), vi, vj), vs)
 
-    history = [val_auc()] if val_pairs is not None else []
+    history = [val_auc(val)] if val is not None else []
     best_state, best_epoch = copy.deepcopy(head.state_dict()), 0
     for epoch in range(1, epochs + 1):
         head.train()
@@ -270,12 +275,12 @@ def fit_head(
             opt.zero_grad(set_to_none=True)
             value.backward()
             opt.step()
-        if val_pairs is not None:
-            history.append(val_auc())
+        if val is not None:
+            history.append(val_auc(val))
             if history[-1] > history[best_epoch]:
                 best_state, best_epoch = copy.deepcopy(head.state_dict()), epoch
     last_state = None
-    if val_pairs is not None:
+    if val is not None:
         if best_epoch != epochs:
             last_state = copy.deepcopy(head.state_dict())
         head.load_state_dict(best_state)
@@ -356,7 +361,7 @@ def run_adaptation(
 
             t0 = time.perf_counter()
             jb = JointBayesian().fit(Xtr, ytr)
-            add("joint_bayesian", jb.score(Xte[pi], Xte[pj]), epoch=None, seconds=time.perf_counter() - t0)
+            add("joint_bayesian", np.asarray(jb.score(Xte[pi], Xte[pj])), epoch=None, seconds=time.perf_counter() - t0)
             continue
         fit = fit_head(
             Xtr[fit_mask],

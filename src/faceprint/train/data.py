@@ -65,8 +65,8 @@ def load_chip(path: str | Path, size: int = 112) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
+        with Image.open(path) as src:
+            im = src.convert("RGB")
             if im.size != (size, size):
                 im = im.resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8)
@@ -119,7 +119,7 @@ class ImageFolderData:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def chips(self, indices: Sequence[int]) -> np.ndarray:
+    def chips(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         if self._chips is not None:
             return self._chips[np.asarray(indices)]
         return np.stack([load_chip(self.paths[i], self.image_size) for i in indices])

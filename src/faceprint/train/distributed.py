@@ -36,7 +36,7 @@ class AllGather(torch.autograd.Function):
     gradient over ranks and returns each rank the rows of its own input."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, group: Any) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, group: Any) -> torch.Tensor:
         rank, world = world_info(group)
         n = torch.tensor([x.shape[0]], dtype=torch.long, device=x.device)
         sizes = [torch.zeros_like(n) for _ in range(world)]
@@ -48,10 +48,10 @@ class AllGather(torch.autograd.Function):
         parts = [torch.empty_like(padded) for _ in range(world)]
         dist.all_gather(parts, padded.contiguous(), group=group)
         ctx.group, ctx.offset, ctx.count = group, sum(counts[:rank]), counts[rank]
-        return torch.cat([p[:c] for p, c in zip(parts, counts)], dim=0)
+        return torch.cat([p[:c] for p, c in zip(parts, counts, strict=True)], dim=0)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
         return grad[ctx.offset : ctx.offset + ctx.count], None
@@ -93,12 +93,12 @@ def global_sum(local: torch.Tensor, group: Any = None) -> torch.Tensor:
 
 class _ScaleGrad(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, factor: float) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, factor: float) -> torch.Tensor:
         ctx.factor = factor
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         return grad * ctx.factor, None
 
 
@@ -121,7 +121,7 @@ class _ShardedCrossEntropy(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, logits: torch.Tensor, target: torch.Tensor, group: Any) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, logits: torch.Tensor, target: torch.Tensor, group: Any) -> torch.Tensor:
         with torch.no_grad():
             row_max = logits.max(dim=1).values
             dist.all_reduce(row_max, op=dist.ReduceOp.MAX, group=group)
@@ -139,7 +139,7 @@ class _ShardedCrossEntropy(torch.autograd.Function):
         return loss
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         prob, target = ctx.saved_tensors
         g = prob.clone()
         rows = torch.nonzero(target >= 0).squeeze(1)

@@ -38,7 +38,7 @@ def _onnx_bytes(net: Any, dummy: Any, output: str, opset: int, check_input: Any,
         torch.onnx.export(
             net,
             (dummy,),
-            buf,
+            buf,  # type: ignore[arg-type]  # torch's stub says a path; the TorchScript exporter takes a file object
             dynamo=False,
             input_names=["input"],
             output_names=[output],
@@ -83,7 +83,7 @@ def export_onnx(
     (max abs difference ≤ ``atol``, else :class:`ModelIntegrityError`). Returns the path.
     """
     path = Path(path)
-    size = int(input_size or getattr(model, "input_size", 112))
+    size = int(input_size) if input_size else int(getattr(model, "input_size", 112))
     net = copy.deepcopy(model).float().cpu().eval()
     dummy = torch.zeros(1, 3, size, size)
     with torch.no_grad():

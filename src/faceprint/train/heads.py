@@ -14,7 +14,7 @@ from torch import nn
 
 from faceprint.errors import InvalidInput
 from faceprint.train.imprinting import DynamicWeightImprinting
-from faceprint.train.losses import LOSSES, MARGIN_LOSSES, build_loss
+from faceprint.train.losses import LOSSES, MARGIN_LOSSES, build_loss, build_margin_loss
 from faceprint.train.partial_fc import PartialFC
 
 
@@ -44,10 +44,11 @@ def build_head(
             params.setdefault("total_classes", num_classes)
         if name == "softmax":
             params.setdefault("bias", False)
-        margin = build_loss(name, embedding_dim, 0, **params)
+        margin = build_margin_loss(name, embedding_dim, 0, **params)
         return PartialFC(margin, embedding_dim, num_classes, sample_rate, process_group=process_group, seed=seed)
-    loss = build_loss(name, embedding_dim, num_classes, **params)
-    return DynamicWeightImprinting(loss) if imprinting else loss
+    if imprinting:
+        return DynamicWeightImprinting(build_margin_loss(name, embedding_dim, num_classes, **params))
+    return build_loss(name, embedding_dim, num_classes, **params)
 
 
 def is_pair_based(name: str) -> bool:

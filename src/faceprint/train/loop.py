@@ -210,7 +210,7 @@ class TrainConfig:
         text = path.read_text(encoding="utf-8")
         if path.suffix.lower() in (".yaml", ".yml"):
             try:
-                import yaml  # type: ignore[import-untyped]
+                import yaml
             except ModuleNotFoundError:
                 raise InvalidInput("YAML configs need PyYAML (pip install pyyaml); or write the config as TOML") from None
             try:
@@ -362,7 +362,9 @@ def _lr_lambda(cfg: OptimConfig, total_steps: int):
 
 
 def _rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
+    np_state = np.random.get_state(legacy=True)
+    if not isinstance(np_state, tuple):  # legacy=True gives the tuple for numpy's global MT19937
+        raise RuntimeError(f"unexpected numpy RNG state {type(np_state).__name__}")
     py_version, py_internal, py_gauss = random.getstate()
     state = {
         "python": [py_version, torch.tensor(py_internal, dtype=torch.int64), py_gauss],

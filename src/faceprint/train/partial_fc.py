@@ -60,6 +60,8 @@ class PartialFC(nn.Module):
         seed: seeds the initialisation of this shard and the negative sampling.
     """
 
+    step: torch.Tensor  # buffer: training steps taken (seeds the negative sampling)
+
     def __init__(
         self,
         margin_loss: MarginSoftmaxLoss,

@@ -108,7 +108,8 @@ def fer_padded_gray(gray: np.ndarray, border: int = FER_BORDER) -> np.ndarray:
     """fer's ``pad``: a constant border filled with the mean of the image's two bottom rows."""
     import cv2
 
-    mean = cv2.mean(gray[gray.shape[0] - 2 :, :])[0]
+    # cv2.mean returns a 4-tuple; its stub says Scalar (which admits a bare float).
+    mean = cv2.mean(gray[gray.shape[0] - 2 :, :])[0]  # type: ignore[index]
     return cv2.copyMakeBorder(gray, border, border, border, border, cv2.BORDER_CONSTANT, value=[mean, mean, mean])
 
 

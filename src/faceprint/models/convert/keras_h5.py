@@ -459,6 +459,8 @@ def to_onnx(model: KerasModel, input_spec: InputSpec | None = None, *, fold_batc
                 raise InvalidInput(f"layer {layer.name!r}: unsupported activation {act!r}")
             bias = layer.weights.get("bias") if cfg.get("use_bias", True) else None
             cin = t.shape[0]
+            if cin is None:
+                raise InvalidInput(f"layer {layer.name!r}: unknown number of input channels")
             if cls == "Conv2D":
                 Wk = layer.weights["kernel"]  # (kh, kw, in, out)
                 Wt = np.transpose(Wk, (3, 2, 0, 1))
@@ -528,7 +530,8 @@ def to_onnx(model: KerasModel, input_spec: InputSpec | None = None, *, fold_batc
         elif cls == "Flatten":
             if len(t.shape) == 3:  # Keras flattens channels-last: go back to NHWC first
                 y = g.node("Transpose", [t.name], f"{layer.name}_nhwc", perm=[0, 2, 3, 1])
-                size = None if None in t.shape else int(np.prod(t.shape))
+                known = [d for d in t.shape if d is not None]
+                size = int(np.prod(known)) if len(known) == len(t.shape) else None
                 tensors[layer.name] = _Tensor(g.node("Flatten", [y], layer.name, axis=1), (size,))
             else:
                 tensors[layer.name] = t

@@ -227,7 +227,7 @@ def _finish(g: _GraphBuilder, rename: dict[str, str], size: int | None, shapes: 
         for i, o in enumerate(node.input):
             if o in rename:
                 node.input[i] = rename[o]
-    dims = ["N", 3, size, size] if size else ["N", 3, "H", "W"]
+    dims: list[str | int | None] = ["N", 3, size, size] if size else ["N", 3, "H", "W"]
     inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)
     outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in shapes.items()]
     return g.model(inp, outs)

@@ -32,7 +32,7 @@ import pickle
 import struct
 import zipfile
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import numpy as np
 
@@ -217,7 +217,7 @@ def _load_legacy(f: IO[bytes]) -> Any:
     keys = pickle.load(f)
     if not isinstance(keys, list):
         raise ModelIntegrityError("torch file: storage key list missing")
-    order = "<" if little else ">"
+    order: Literal["<", ">"] = "<" if little else ">"
     for key in keys:
         key = str(key)
         ref = storages.get(key)
@@ -242,7 +242,7 @@ def _load_zip(zf: zipfile.ZipFile) -> Any:
     if not pkl:
         raise ModelIntegrityError("torch zip file without data.pkl")
     prefix = pkl[0][: -len("data.pkl")]
-    order = "<"
+    order: Literal["<", ">"] = "<"
     if prefix + "byteorder" in names and zf.read(prefix + "byteorder").strip() == b"big":
         order = ">"
     storages: dict[str, _StorageRef] = {}

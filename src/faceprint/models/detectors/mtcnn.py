@@ -174,7 +174,7 @@ class _Nets:
 
     def onet(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         outs = [self.sessions["onet"].run(None, {"input": x[i : i + _ONET_BATCH]}) for i in range(0, len(x), _ONET_BATCH)]
-        return tuple(np.concatenate([o[j] for o in outs]) for j in range(3))  # type: ignore[return-value]
+        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs]), np.concatenate([o[2] for o in outs])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,7 +268,8 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, thr: float, method: str = "union
         sc = np.asarray(scores, dtype=np.float32)
         if sc.min() <= 0:  # NMSBoxes only keeps scores > score_threshold >= 0: shift, order unchanged
             sc = (sc.astype(np.float64) - sc.min() + 1.0).astype(np.float32)
-        keep = cv2.dnn.NMSBoxes(xywh, sc, 0.0, float(thr))
+        # cv2's stub declares only Python sequences here; NMSBoxes takes numpy arrays directly.
+        keep = cv2.dnn.NMSBoxes(xywh, sc, 0.0, float(thr))  # type: ignore[arg-type]
         return np.asarray(keep, dtype=np.int64).reshape(-1)
     x1, y1, x2, y2 = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
     area = (x2 - x1 + 1.0) * (y2 - y1 + 1.0)
@@ -502,7 +503,7 @@ class MtcnnDetector:
         th = tuple(check_float(t, "thresholds[i]") for t in thresholds)
         if len(th) != 3 or not all(0.0 <= t <= 1.0 for t in th):
             raise InvalidInput(f"thresholds must be three probabilities in [0, 1], got {thresholds!r}")
-        self.thresholds: tuple[float, float, float] = th  # type: ignore[assignment]
+        self.thresholds: tuple[float, float, float] = (th[0], th[1], th[2])
         self.factor = check_float(factor, "factor")
         if not 0.1 <= self.factor < 1.0:
             raise InvalidInput(f"factor must be in [0.1, 1), got {factor}")

@@ -73,6 +73,9 @@ class OnnxArcFaceEmbedder:
         if layout not in ("NCHW", "NHWC"):
             raise InvalidInput(f"layout must be NCHW or NHWC, got {layout!r}")
         self.card = card
+        self._size: tuple[int, int] = card.input_size
+        self._mean = np.asarray(card.mean, np.float32)
+        self._std = np.asarray(card.std, np.float32)
         self._layout = layout
         self._threads = threads
         self._session = None
@@ -102,7 +105,7 @@ class OnnxArcFaceEmbedder:
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray:
         chips = np.asarray(chips)
-        w, h = self.card.input_size
+        w, h = self._size
         if chips.ndim != 4 or chips.shape[1:] != (h, w, 3) or chips.dtype != np.uint8:
             raise InvalidInput(f"{self.card.name} expects chips (N, {h}, {w}, 3) uint8 RGB, got {chips.shape} {chips.dtype}")
         if len(chips) == 0:
@@ -111,7 +114,7 @@ class OnnxArcFaceEmbedder:
         x = chips.astype(np.float32)
         if self.card.color_order == "BGR":
             x = x[..., ::-1]
-        x = (x - np.asarray(self.card.mean, np.float32)) / np.asarray(self.card.std, np.float32)
+        x = (x - self._mean) / self._std
         if self._layout == "NCHW":
             x = x.transpose(0, 3, 1, 2)
         out = sess.run(None, {self._input: np.ascontiguousarray(x)})[0]
@@ -145,7 +148,7 @@ def register_onnx_embedder(
         version=version,
         source=WeightSource(package=None, path=str(Path(path).expanduser().resolve()), sha256=sha256),
         license=license,
-        input_size=tuple(input_size),
+        input_size=(input_size[0], input_size[1]),
         mean=tuple(mean),
         std=tuple(std),
         color_order=color_order,

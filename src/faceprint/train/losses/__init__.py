@@ -72,6 +72,16 @@ def build_loss(name: str, embedding_dim: int, num_classes: int, **params: Any) -
         raise InvalidInput(f"bad parameters for loss {name!r}: {e}") from None
 
 
+def build_margin_loss(name: str, embedding_dim: int, num_classes: int, **params: Any) -> MarginSoftmaxLoss:
+    """:func:`build_loss` for the names in :data:`MARGIN_LOSSES` (else :class:`InvalidInput`)."""
+    if name not in MARGIN_LOSSES:
+        raise InvalidInput(f"{name!r} is not one of the margin losses {MARGIN_LOSSES}")
+    loss = build_loss(name, embedding_dim, num_classes, **params)
+    if not isinstance(loss, MarginSoftmaxLoss):  # unreachable: MARGIN_LOSSES holds only MarginSoftmaxLoss classes
+        raise InvalidInput(f"{name!r} is not a margin loss")
+    return loss
+
+
 __all__ = [
     "LOSSES",
     "MARGIN_LOSSES",
@@ -96,4 +106,5 @@ __all__ = [
     "SphereFaceLoss",
     "TripletLoss",
     "build_loss",
+    "build_margin_loss",
 ]

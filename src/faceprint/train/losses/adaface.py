@@ -27,6 +27,8 @@ class AdaFaceLoss(MarginSoftmaxLoss):
     """Feature-norm adaptive angular + additive margin with batch-statistics EMA."""
 
     paper = "Kim et al., AdaFace, CVPR 2022"
+    batch_mean: torch.Tensor  # buffers: EMA of the feature norms' batch statistics
+    batch_std: torch.Tensor
 
     def __init__(
         self,

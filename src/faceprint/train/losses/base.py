@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -68,6 +68,13 @@ class MarginContext:
     world_size: int = 1
     training: bool = True
     cache: dict[str, Any] = field(default_factory=dict)
+
+    def require(self, name: Literal["cos", "target_cos", "weight_norms"]) -> torch.Tensor:
+        """The tensor ``name``, which :meth:`MarginSoftmaxLoss.class_logits` sets before it calls the hooks."""
+        value = getattr(self, name)
+        if value is None:
+            raise RuntimeError(f"MarginContext.{name} is not set yet (class_logits sets it before calling the hooks)")
+        return value
 
     @property
     def present(self) -> torch.Tensor:

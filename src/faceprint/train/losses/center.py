@@ -31,6 +31,7 @@ class CenterLoss(nn.Module):
     paper = "Wen et al., Center Loss, ECCV 2016"
     needs_classes = True
     pair_based = False
+    centers: torch.Tensor  # buffer (C, D)
 
     def __init__(self, embedding_dim: int, num_classes: int, *, alpha: float = 0.5) -> None:
         super().__init__()

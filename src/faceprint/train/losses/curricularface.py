@@ -26,6 +26,7 @@ class CurricularFaceLoss(MarginSoftmaxLoss):
     """ArcFace target + hard-negative modulation ``cos·(t + cos)`` with EMA ``t``."""
 
     paper = "Huang et al., CurricularFace, CVPR 2020"
+    t: torch.Tensor  # buffer: EMA of the target cosine
 
     def __init__(
         self, embedding_dim: int, num_classes: int, scale: float = 64.0, margin: float = 0.5, *, momentum: float = 0.01
@@ -35,7 +36,7 @@ class CurricularFaceLoss(MarginSoftmaxLoss):
         self.register_buffer("t", torch.zeros(()))
 
     def update_statistics(self, ctx: MarginContext) -> None:
-        mean = ctx.target_cos.detach().mean().to(self.t.dtype)
+        mean = ctx.require("target_cos").detach().mean().to(self.t.dtype)
         self.t.mul_(1.0 - self.momentum).add_(self.momentum * mean)
 
     def target_logit(self, cos_t: torch.Tensor, ctx: MarginContext) -> torch.Tensor:

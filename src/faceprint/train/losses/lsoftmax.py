@@ -21,7 +21,7 @@ class LSoftmaxLoss(SphereFaceLoss):
     paper = "Liu et al., L-Softmax, ICML 2016"
 
     def logit_scale(self, ctx: MarginContext) -> torch.Tensor:
-        return ctx.norms[:, None] * ctx.weight_norms[None, :]
+        return ctx.norms[:, None] * ctx.require("weight_norms")[None, :]
 
     @torch.no_grad()
     def predict_logits(self, embeddings: torch.Tensor) -> torch.Tensor:

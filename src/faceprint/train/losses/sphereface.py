@@ -49,6 +49,7 @@ class SphereFaceLoss(MarginSoftmaxLoss):
     """A-Softmax with integer margin ``m`` and the λ annealing of the paper."""
 
     paper = "Liu et al., SphereFace, CVPR 2017"
+    iteration: torch.Tensor  # buffer: training iterations seen (λ annealing)
 
     def __init__(
         self,
