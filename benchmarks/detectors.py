@@ -192,7 +192,7 @@ def main() -> int:
             t0 = time.perf_counter()
             out = [det.detect(im) for im in chunk]
             chunk_ms[label].append(1000 * (time.perf_counter() - t0) / len(chunk))
-            for p, im, dets in zip(chunk_paths, chunk, out):
+            for p, im, dets in zip(chunk_paths, chunk, out, strict=True):
                 faces_found[label].append(len(dets))
                 cx, cy = im.shape[1] / 2, im.shape[0] / 2
                 if dets and dets[0].box.x1 <= cx <= dets[0].box.x2 and dets[0].box.y1 <= cy <= dets[0].box.y2:

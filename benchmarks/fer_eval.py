@@ -113,7 +113,7 @@ def main() -> int:
                 t = time.perf_counter()
                 analyzer.predict_crops(crops[name][s : s + 64])
                 batch_ms[name].append(1000 * (time.perf_counter() - t) / 64)
-    for row, name in zip(rows, analyzers):
+    for row, name in zip(rows, analyzers, strict=True):
         s1, b64 = single[name], batch_ms[name]
         lat = {
             "threads": threads,

@@ -95,7 +95,7 @@ def fill_store(store: Any, c: dict[str, Any], chunk: int = 50_000) -> float:
 
     model = c["model"]
     t0 = time.perf_counter()
-    items = [(str(c["uniq"][u]), [NewFace(Embedding(v, model=model), f"lfw-{u}")]) for u, v in zip(c["planted"], c["real"])]
+    items = [(str(c["uniq"][u]), [NewFace(Embedding(v, model=model), f"lfw-{u}")]) for u, v in zip(c["planted"], c["real"], strict=True)]
     store.add_faces_bulk(items)
     syn, owner = c["syn"], c["syn_owner"]
     for s in range(0, len(syn), chunk):

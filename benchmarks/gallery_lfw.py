@@ -127,7 +127,7 @@ def open_set_run(by: dict[str, list[int]], names: list[str], vecs: np.ndarray, m
                 thr = rn[0].threshold
                 assert all(r.threshold == thr for r in rm + rn)
                 ms = np.array([r.score for r in rm])
-                mc = np.array([r.candidates[0].identity == names[i] for r, i in zip(rm, mated_ix)])
+                mc = np.array([r.candidates[0].identity == names[i] for r, i in zip(rm, mated_ix, strict=True)])
                 ns = np.array([r.score for r in rn])
                 oracle = metrics.dir_at_fpir(ms, mc, ns, fpir)
                 rows.append({
@@ -205,7 +205,7 @@ def templates(names: list[str], vecs: np.ndarray, model: str, held: list[int], s
                 g.close()
             thr = rn[0].threshold
             ms = np.array([r.score for r in rm])
-            mc = np.array([r.candidates[0].identity == names[i] for r, i in zip(rm, mated)])
+            mc = np.array([r.candidates[0].identity == names[i] for r, i in zip(rm, mated, strict=True)])
             ns = np.array([r.score for r in rn])
             acc[combine].append({"threshold": thr, "source": rn[0].threshold_source, "observed_fpir": float(np.mean(ns >= thr)),
                                  "false_positives": int((ns >= thr).sum()), "n_nonmated": len(non),
@@ -238,8 +238,8 @@ def closed_set(names: list[str], vecs: np.ndarray, model: str) -> dict[str, Any]
         g.close()
     truth = [names[i] for i in probe_ix]
     return {"n_enrolled": len(enroll), "n_probes": len(probe_ix),
-            "rank1": float(np.mean([r.candidates[0].identity == t for r, t in zip(res, truth)])),
-            "rank5": float(np.mean([t in [c.identity for c in r.candidates[:5]] for r, t in zip(res, truth)])),
+            "rank1": float(np.mean([r.candidates[0].identity == t for r, t in zip(res, truth, strict=True)])),
+            "rank5": float(np.mean([t in [c.identity for c in r.candidates[:5]] for r, t in zip(res, truth, strict=True)])),
             "identify_ms_per_probe": t_id * 1e3}
 
 

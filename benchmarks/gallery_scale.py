@@ -127,7 +127,7 @@ def gallery_level(gallery: np.ndarray, owners: np.ndarray, probes: np.ndarray, p
         store = SqliteStore(Path(d) / "g.sqlite")
         t0 = time.perf_counter()
         groups: dict[int, list[NewFace]] = {}
-        for i, (v, o) in enumerate(zip(gallery, owners.tolist())):
+        for i, (v, o) in enumerate(zip(gallery, owners.tolist(), strict=True)):
             groups.setdefault(o, []).append(NewFace(Embedding(v, model=model), f"h{i}"))
         items = [(f"id{o}", f) for o, f in groups.items()]
         for s in range(0, len(items), 50_000):
@@ -139,7 +139,7 @@ def gallery_level(gallery: np.ndarray, owners: np.ndarray, probes: np.ndarray, p
             g.identify_embeddings(probes[:1], 5)  # builds the index (and templates) from the store
             t_open = time.perf_counter() - t0
             ts, right = [], []
-            for q, pid in zip(probes[:300], probe_ids[:300]):
+            for q, pid in zip(probes[:300], probe_ids[:300], strict=True):
                 t0 = time.perf_counter()
                 r = g.identify_embeddings(q[None], 5)[0]
                 ts.append(time.perf_counter() - t0)

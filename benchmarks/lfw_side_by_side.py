@@ -34,13 +34,13 @@ class FaceRecognitionPeer:
         self.fr = face_recognition
 
     def process(self, image, *, boxes=None, embed=True):
-        if boxes is None:
-            locs = self.fr.face_locations(image)  # defaults: 1 upsample, hog
-        else:
-            locs = [(int(b.y1), int(b.x2), int(b.y2), int(b.x1)) for b in boxes]  # css order
+        # face_recognition's defaults (1 upsample, hog), or the given boxes in its css order
+        locs = (
+            self.fr.face_locations(image) if boxes is None else [(int(b.y1), int(b.x2), int(b.y2), int(b.x1)) for b in boxes]
+        )
         encs = self.fr.face_encodings(image, known_face_locations=locs)  # defaults: 1 jitter, small
         faces = []
-        for (top, right, bottom, left), enc in zip(locs, encs):
+        for (top, right, bottom, left), enc in zip(locs, encs, strict=True):
             v = np.asarray(enc, np.float32)
             det = Detection(Box(left, top, right, bottom), 1.0, detector="face_recognition")
             faces.append(Face(detection=det, embedding=Embedding(v, self.model_tag, norm=float(np.linalg.norm(v)))))

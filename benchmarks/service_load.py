@@ -105,10 +105,10 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = home.parent / "server.log"
-        self._log = open(self.log_path, "wb")
         env = {**os.environ, "FACEPRINT_HOME": str(home)}
         cmd = [sys.executable, "-m", "faceprint.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port), *extra]
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        with open(self.log_path, "wb") as log:  # the server keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def wait_ready(self, timeout: float = 120.0) -> float:
         import httpx
@@ -133,7 +133,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self._log.close()
         return int(self.proc.returncode)
 
 

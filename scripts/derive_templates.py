@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     names = ("eye_left", "eye_right", "nose_tip", "mouth_left", "mouth_right")
     print(f"scanned {len(images)} LFW images in {elapsed:.1f} s; used {n} faces; skipped {skipped}")
     print("per-point median (chip px, 150x150, padding 0.25) and median absolute deviation:")
-    for name, (x, y), (mx, my) in zip(names, med, mad):
+    for name, (x, y), (mx, my) in zip(names, med, mad, strict=True):
         print(f"  {name:12s} x={x:9.4f} y={y:9.4f}   MAD x={mx:.3f} y={my:.3f}")
 
     # How closely does the derived template reproduce each face's dlib 5-point chip? For scale, the same
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         ("derived eyes_nose_mouth5 template", [chip_details_from_points(med, e, (size, size)) for e in pts_img]),
         ("dlib's own 68-point chip (reference)", details68),
     ):
-        stats = np.array([compare(mapping_to_chip(o), mapping_to_chip(d)) for o, d in zip(others, details5)])
+        stats = np.array([compare(mapping_to_chip(o), mapping_to_chip(d)) for o, d in zip(others, details5, strict=True)])
         corner, centre = stats[:, 0], stats[:, 1]
         rot, dscale = np.abs(stats[:, 2]), np.abs(stats[:, 3] - 1) * 100
 

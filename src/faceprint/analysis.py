@@ -57,6 +57,6 @@ def analyze_faces(
             boxes=[faces[i].box for i in embedded],
             detection_scores=[faces[i].detection.score for i in embedded],
         )
-        for i, r in zip(embedded, found):
+        for i, r in zip(embedded, found, strict=True):
             identities[i] = r
-    return [FaceAnalysis(f, e, ident) for f, e, ident in zip(faces, expressions, identities)]
+    return [FaceAnalysis(f, e, ident) for f, e, ident in zip(faces, expressions, identities, strict=True)]

@@ -25,7 +25,7 @@ from faceprint.errors import InvalidInput
 
 def _frozen_array(value: Any, dtype: Any, shape_check: tuple[int | None, ...], name: str) -> np.ndarray:
     arr = np.array(value, dtype=dtype, copy=True)
-    if arr.ndim != len(shape_check) or any(s is not None and s != d for s, d in zip(shape_check, arr.shape)):
+    if arr.ndim != len(shape_check) or any(s is not None and s != d for s, d in zip(shape_check, arr.shape, strict=True)):
         raise InvalidInput(f"{name} must have shape {shape_check}, got {arr.shape}")
     arr.setflags(write=False)
     return arr

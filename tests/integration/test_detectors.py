@@ -121,7 +121,7 @@ def test_hog_options(photos):
     assert min(sizes) < 150 < max(sizes)
     # min_size drops exactly the smaller faces
     kept = registry.create("dlib_hog", upsample=0, min_size=150).detect(img)
-    assert [d.box for d in kept] == [d.box for d, s in zip(base, sizes) if s >= 150]
+    assert [d.box for d in kept] == [d.box for d, s in zip(base, sizes, strict=True) if s >= 150]
     # a threshold above every score keeps nothing; scores are dlib's SVM margins (> 0)
     assert all(d.score > 0 for d in base)
     top = max(d.score for d in base)
@@ -187,10 +187,10 @@ def test_mtcnn_batch_equals_single(lfw_root: Path):
     imgs.insert(5, _half(imgs[0]))  # a second image size in the batch
     batch = det.detect_batch(imgs)
     assert len(batch) == len(imgs)
-    for img, got in zip(imgs, batch):
+    for img, got in zip(imgs, batch, strict=True):
         want = det.detect(img)
         assert len(got) == len(want)
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g.box.as_tuple(), w.box.as_tuple(), atol=1e-2)
             np.testing.assert_allclose(g.landmarks.points, w.landmarks.points, atol=1e-2)
             assert g.score == pytest.approx(w.score, abs=1e-4)
@@ -226,7 +226,7 @@ def test_dlib_shape5_points(photos):
     faces = _detector("dlib_hog", upsample=0).detect(img)
     lms = _detector("dlib_shape5").landmarks(img, [d.box for d in faces])
     assert len(lms) == 2
-    for d, lm in zip(faces, lms):
+    for d, lm in zip(faces, lms, strict=True):
         assert lm.scheme == "dlib5" and lm.points.shape == (5, 2)
         p = lm.points
         b = d.box

@@ -34,8 +34,8 @@ def _tf_same_pads(n: int, k: int, s: int) -> tuple[int, int]:
 def _pad(x: np.ndarray, k: tuple[int, int], s: tuple[int, int], padding: str, value: float = 0.0) -> np.ndarray:
     if padding == "valid":
         return x
-    (t, b), (l, r) = _tf_same_pads(x.shape[1], k[0], s[0]), _tf_same_pads(x.shape[2], k[1], s[1])
-    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+    (top, bottom), (left, right) = _tf_same_pads(x.shape[1], k[0], s[0]), _tf_same_pads(x.shape[2], k[1], s[1])
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
 def _windows(x: np.ndarray, k: tuple[int, int], s: tuple[int, int]):
@@ -182,7 +182,7 @@ def test_fer2013_samples_match_reference(analyzer, h5_path, fer_samples) -> None
     assert np.array_equal(got.argmax(1), ref.argmax(1))
     # sanity: the model is far better than chance on these faces
     pred = [LABELS[i] for i in got.argmax(1)]
-    assert np.mean([p == t for p, t in zip(pred, truth)]) > 0.3
+    assert np.mean([p == t for p, t in zip(pred, truth, strict=True)]) > 0.3
 
 
 def test_batch_independence(analyzer, fer_samples) -> None:
@@ -194,12 +194,12 @@ def test_batch_independence(analyzer, fer_samples) -> None:
 
 def test_real_photos_match_reference(analyzer, h5_path, example_faces) -> None:
     images, boxes = example_faces
-    for img, bxs in zip(images, boxes):
+    for img, bxs in zip(images, boxes, strict=True):
         preds = analyzer.analyze(img, bxs)
         assert len(preds) == len(bxs)
         crops = analyzer.crop(img, bxs)
         ref = reference_forward(h5_path, crops)
-        for p, r, b in zip(preds, ref, bxs):
+        for p, r, b in zip(preds, ref, bxs, strict=True):
             assert isinstance(p, ExpressionPrediction) and p.box == b
             probs = np.array([p.probabilities[lab] for lab in LABELS])
             np.testing.assert_allclose(probs, r, atol=1e-4, rtol=0)

@@ -108,7 +108,9 @@ def test_no_embed_mode():
 
 
 def test_select_face():
-    d = lambda b, s: Face(Detection(b, s))
+    def d(b, s):
+        return Face(Detection(b, s))
+
     small, big, mid = d(Box(0, 0, 10, 10), 0.99), d(Box(100, 100, 200, 200), 0.5), d(Box(40, 40, 70, 70), 0.7)
     faces = [big, mid, small]
     assert select_face(faces) is big
@@ -165,7 +167,7 @@ def test_flip_average_is_the_mean_of_chip_and_mirror_descriptors():
     plain = Pipeline(FakeDetector(BOXES), plain_emb).process(ramp_image(2))
     flip = Pipeline(FakeDetector(BOXES), flip_emb, flip_average=True).process(ramp_image(2))
     assert len(flip) == len(plain) == 2
-    for p, f in zip(plain, flip):
+    for p, f in zip(plain, flip, strict=True):
         chip = f.aligned.chip
         left, right = chip[:, :56].mean() + 1.0, chip[:, 56:].mean() + 1.0
         assert left != pytest.approx(right)  # the mirror really changes the descriptor

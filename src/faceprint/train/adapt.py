@@ -110,7 +110,7 @@ def verification_pairs(
     while len(ni) < n_pos:
         need = (n_pos - len(ni)) * 2 + 16
         a, b = rng.integers(0, len(y), need), rng.integers(0, len(y), need)
-        for u, v in zip(a.tolist(), b.tolist()):
+        for u, v in zip(a.tolist(), b.tolist(), strict=True):
             if y[u] == y[v]:
                 continue
             key = (min(u, v), max(u, v))

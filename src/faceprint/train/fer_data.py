@@ -158,7 +158,7 @@ def scan_fer_folder(
     paths: list[Path] = []
     targets: list[int] = []
     per_class: dict[int, int] = {}
-    for p, t in zip(ds.paths, ds.targets):
+    for p, t in zip(ds.paths, ds.targets, strict=True):
         if pattern is not None and not pattern.fullmatch(p.name):
             continue
         t = int(t)
@@ -218,7 +218,7 @@ class FerFolderData:
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.labels, minlength=self.num_classes)
-        return {name: int(n) for name, n in zip(self.class_names, counts)}
+        return {name: int(n) for name, n in zip(self.class_names, counts, strict=True)}
 
     def tensor(self, indices: Sequence[int] | np.ndarray):
         """Normalised ``(B, 1, S, S)`` float32 tensor of the stored faces (no augmentation)."""

@@ -74,7 +74,8 @@ class JointBayesian:
         resid = Xc - means[inverse]
         S_eps = resid.T @ resid / len(Xc) + ridge * eye
         n_iter = 0
-        for n_iter in range(1, self.n_iter + 1):
+        while n_iter < self.n_iter:
+            n_iter += 1
             F = np.linalg.inv(S_eps)
             mu = np.empty_like(sums)
             for m in np.unique(counts):  # classes of the same size share the posterior operator

@@ -80,6 +80,7 @@ def test_five_point_chips_identical_to_dlib(case: int) -> None:
     for a, b in zip(
         (ours.left, ours.top, ours.right, ours.bottom, ours.angle),
         (ref_details.left, ref_details.top, ref_details.right, ref_details.bottom, ref_details.angle),
+        strict=True,
     ):
         assert a == pytest.approx(b, abs=1e-7)
     assert (ours.rows, ours.cols) == (size, size)

@@ -201,7 +201,7 @@ def test_align_faces_batch() -> None:
     lms = [Landmarks(_place(ARCFACE, a, 1.5, (100.0 + 50 * a, 80.0)), "eyes_nose_mouth5") for a in (0.0, 0.5, 1.0)]
     faces = align_faces(img, lms, "arcface_112")
     assert len(faces) == 3
-    for f, lm in zip(faces, lms):
+    for f, lm in zip(faces, lms, strict=True):
         assert f == align_face(img, lm, "arcface_112")
     assert align_faces(img, [], "arcface_112") == []
 

@@ -328,7 +328,7 @@ def test_parse_shipped_file(dat_bytes: bytes) -> None:
     assert shapes[-1] == (128, 1, 1)
     # residual outputs; the zero-padding rule makes 64-channel blocks out of a 32-channel skip, a
     # 4×4 sum of a 3×3 block output and a 4×4 pooled skip, and a 2×2 sum of 1×1 and 2×2 at the end
-    add_shapes = [s for layer, s in zip(net.layers, shapes) if isinstance(layer, dd.AddPrev)]
+    add_shapes = [s for layer, s in zip(net.layers, shapes, strict=True) if isinstance(layer, dd.AddPrev)]
     assert add_shapes == (
         [(32, 35, 35)] * 3 + [(64, 17, 17)] * 4 + [(128, 8, 8)] * 3 + [(256, 4, 4)] * 3 + [(256, 2, 2)]
     )

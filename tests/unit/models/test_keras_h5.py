@@ -34,7 +34,7 @@ def write_keras_h5(path: Path, layers: list[dict], weights: dict[str, dict[str, 
     import h5py
 
     if sequential:
-        config = {"class_name": "Sequential", "config": [{"class_name": l["class_name"], "config": l["config"]} for l in layers]}
+        config = {"class_name": "Sequential", "config": [{"class_name": ly["class_name"], "config": ly["config"]} for ly in layers]}
     else:
         config = {
             "class_name": "Model",
@@ -50,13 +50,13 @@ def write_keras_h5(path: Path, layers: list[dict], weights: dict[str, dict[str, 
         f.attrs["backend"] = b"tensorflow"
         f.attrs["model_config"] = json.dumps(config).encode()
         mw = f.create_group("model_weights")
-        mw.attrs["layer_names"] = np.array([l["name"].encode() for l in layers])
-        for l in layers:
-            g = mw.create_group(l["name"])
-            ws = weights.get(l["name"], {})
-            names = [f"{l['name']}_1/{k}:0" for k in ws]
+        mw.attrs["layer_names"] = np.array([ly["name"].encode() for ly in layers])
+        for ly in layers:
+            g = mw.create_group(ly["name"])
+            ws = weights.get(ly["name"], {})
+            names = [f"{ly['name']}_1/{k}:0" for k in ws]
             g.attrs["weight_names"] = np.array([n.encode() for n in names]) if names else np.array([], np.float64)
-            for n, arr in zip(names, ws.values()):
+            for n, arr in zip(names, ws.values(), strict=True):
                 g.create_dataset(n, data=np.asarray(arr, np.float32))
     return path
 
@@ -106,8 +106,8 @@ def tiny(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, dict]:
 
 # ---------------------------------------------------------------------------- numpy reference (NHWC)
 def _pad_same(x, k, s, value=0.0):
-    (t, b), (l, r) = same_padding(x.shape[1], k, s), same_padding(x.shape[2], k, s)
-    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+    (top, bottom), (left, right) = same_padding(x.shape[1], k, s), same_padding(x.shape[2], k, s)
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
 def _conv_ref(x, kern, s):
@@ -199,7 +199,7 @@ def test_reader(tiny) -> None:
     assert m.keras_version == "2.0.5" and m.backend == "tensorflow"
     assert m.inputs == ("input_1",) and m.outputs == ("predictions",)
     assert m.input_shape == (8, 8, 2)
-    assert [l.class_name for l in m.layers][:3] == ["InputLayer", "Conv2D", "BatchNormalization"]
+    assert [ly.class_name for ly in m.layers][:3] == ["InputLayer", "Conv2D", "BatchNormalization"]
     assert m.layer("add_1").inbound == ("pool_1", "bn_3")
     assert m.layer("input_1").inbound == ()
     assert set(m.layer("sep_1").weights) == {"depthwise_kernel", "pointwise_kernel"}

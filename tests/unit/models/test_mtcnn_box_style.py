@@ -35,7 +35,7 @@ def test_dlib_box_style_maps_each_clipped_box_and_keeps_score_and_landmarks():
     ax1, ay1, ax2, ay2 = DLIB_BOX_IN_MTCNN_UNITS
     # first box, 100 x 120 from (10, 20): closed form of the mapping
     assert dl[0].box.as_tuple() == pytest.approx((10 + 100 * ax1, 20 + 120 * ay1, 10 + 100 * ax2, 20 + 120 * ay2))
-    for m, d in zip(mt, dl):
+    for m, d in zip(mt, dl, strict=True):
         assert d.box == dlib_style_box(m.box).clip(W, H)
         assert d.score == m.score and d.detector == "mtcnn"
         np.testing.assert_array_equal(d.landmarks.points, m.landmarks.points)

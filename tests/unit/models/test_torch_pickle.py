@@ -102,6 +102,22 @@ def test_truncated_legacy_file(tmp_path):
         load_torch_file(path)
 
 
+def test_size_and_stride_must_have_the_same_rank(tmp_path, monkeypatch):
+    # A corrupt file whose tensor lists fewer strides than dimensions is refused with the package's error.
+    reduce = torch.Tensor._reduce_ex_internal
+
+    def fewer_strides(self, proto):
+        fn, (storage, offset, size, stride, *rest) = reduce(self, proto)
+        return fn, (storage, offset, size, stride[:1], *rest)
+
+    monkeypatch.setattr(torch.Tensor, "_reduce_ex_internal", fewer_strides)
+    path = tmp_path / "sd.pt"
+    torch.save({"w": torch.ones(2, 3)}, path)
+    monkeypatch.undo()
+    with pytest.raises(ModelIntegrityError, match="strides"):
+        load_torch_file(path)
+
+
 def test_state_dict_requires_tensors(tmp_path):
     path = tmp_path / "sd.pt"
     torch.save({"w": torch.ones(1), "n": 3}, path)

@@ -36,9 +36,9 @@ def test_pairs_are_all_positives_and_as_many_distinct_negatives():
     y = np.array([0, 0, 0, 1, 1, 2])
     i, j, same = adapt.verification_pairs(y, seed=0)
     assert same.sum() == 3 + 1 and (~same).sum() == 4
-    assert all(y[a] == y[b] for a, b in zip(i[same], j[same]))
-    assert all(y[a] != y[b] for a, b in zip(i[~same], j[~same]))
-    assert len({(a, b) for a, b in zip(i[~same], j[~same])}) == 4
+    assert all(y[a] == y[b] for a, b in zip(i[same], j[same], strict=True))
+    assert all(y[a] != y[b] for a, b in zip(i[~same], j[~same], strict=True))
+    assert len({(a, b) for a, b in zip(i[~same], j[~same], strict=True)}) == 4
     i, j, same = adapt.verification_pairs(np.repeat([0, 1, 2], 10), max_pairs_per_identity=5)
     assert same.sum() == 15
 

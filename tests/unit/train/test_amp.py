@@ -98,11 +98,11 @@ def test_float16_overflow_skips_the_step_and_lowers_the_scale(tmp_path):
     before = [p.detach().clone() for p in trainer.model.parameters()]
     trainer.fit(max_steps=2)  # step 2 overflows: skipped, not fatal
     assert trainer.skipped == 1 and trainer.scaler.get_scale() == scale * 0.5
-    for a, b in zip(before, trainer.model.parameters()):
+    for a, b in zip(before, trainer.model.parameters(), strict=True):
         assert torch.equal(a, b)  # the optimiser did not step
     trainer.fit(max_steps=3)  # a good step resets the count and updates the weights
     assert trainer.skipped == 0
-    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True))
 
 
 def test_float16_overflow_every_step_stops_the_run(tmp_path):

@@ -27,7 +27,7 @@ def test_labels_follow_the_analyzer_order_and_include_filters(tree):
     assert len(own) == 21 and all(p.name.count(".") == 1 for p in own.paths)
     assert own.class_counts() == {name: 3 for name in LABELS}
     # the folder "neutral" (FER2013's 5th folder) is label 6, "sad" label 4, "surprise" label 5
-    by_folder = {p.parent.name: int(t) for p, t in zip(own.paths, own.labels)}
+    by_folder = {p.parent.name: int(t) for p, t in zip(own.paths, own.labels, strict=True)}
     assert by_folder == {name: LABELS.index(name) for name in by_folder}
     with pytest.raises(InvalidInput):
         FerFolderData(tree, include=r"nothing_matches")

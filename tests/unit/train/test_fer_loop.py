@@ -73,7 +73,8 @@ def test_smoke_run_on_real_fer_faces_loss_falls_and_exports(shared_data, tmp_pat
     assert result.steps == 120 and not result.stopped_early
     assert np.mean(losses[-8:]) < 0.75 * np.mean(losses[:4]), losses
     run = tmp_path / "run"
-    rows = list(csv.DictReader(open(run / "val_metrics.csv")))
+    with open(run / "val_metrics.csv") as f:
+        rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == list(range(1, 31))
     accs = [float(r["accuracy"]) for r in rows]
     best = int(np.argmax(accs))  # the first epoch reaching the maximum is the selected one
@@ -116,7 +117,7 @@ def test_resume_mid_epoch_with_augmentation_is_exact(tmp_path):
     assert resumed.step == 4 and resumed.epoch == 1
     res = resumed.fit()
     assert res.steps == 6
-    for (k, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+    for (k, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True):
         torch.testing.assert_close(a, b, atol=0, rtol=0, msg=k)
     assert [r["loss"] for r in res.history] == [r["loss"] for r in full.history]
 
@@ -131,7 +132,8 @@ def test_validation_rows_survive_resumption(tmp_path):
     again.load_checkpoint()
     assert [r["epoch"] for r in again.val_history] == [1, 2] and again.best == t.best
     again.fit()
-    rows = list(csv.DictReader(open(tmp_path / "run" / "val_metrics.csv")))
+    with open(tmp_path / "run" / "val_metrics.csv") as f:
+        rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     assert (tmp_path / "run" / "model_best.pt").is_file()
 

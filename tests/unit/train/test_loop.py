@@ -52,7 +52,8 @@ def test_smoke_run_on_orl_loss_falls(shared_data, tmp_path):
     assert result.steps == 15 and not result.stopped_early
     assert last < 0.5 * first, losses
     # metrics logs, checkpoint and ONNX export
-    rows = list(csv.DictReader(open(tmp_path / "orl" / "metrics.csv")))
+    with open(tmp_path / "orl" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 15 and float(rows[-1]["loss"]) == pytest.approx(losses[-1])
     assert len((tmp_path / "orl" / "metrics.jsonl").read_text().splitlines()) == 15
     assert (tmp_path / "orl" / "checkpoint_last.pt").is_file()
@@ -75,11 +76,12 @@ def test_resume_mid_epoch_continues_exactly(tmp_path):
     rest = resumed.fit()
     assert rest.steps == 6
     assert [r["loss"] for r in rest.history] == [r["loss"] for r in full.history]
-    for (k, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+    for (k, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
     assert torch.equal(straight.head.weight, resumed.head.weight)
     # the metrics log holds each step once
-    rows = list(csv.DictReader(open(tmp_path / "b" / "run" / "metrics.csv")))
+    with open(tmp_path / "b" / "run" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
 
 

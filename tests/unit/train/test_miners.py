@@ -22,6 +22,6 @@ def test_miners_only_return_valid_triplets():
         assert bool((y[a] == y[p]).all() and (a != p).all() and (y[a] != y[n]).all())
         assert not set(a.tolist()) & {10, 11}
     a, p, n = miners.batch_hard_triplets(d, y)
-    for i, j, k in zip(a, p, n):
+    for i, j, k in zip(a, p, n, strict=True):
         assert d[i, j] == d[i][(y == y[i]) & (torch.arange(12) != i)].max()
         assert d[i, k] == d[i][y != y[i]].min()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,7 @@ def test_shard_bounds_cover_every_class_once():
     for n, w in ((7, 2), (10, 3), (5, 5)):
         spans = [shard_bounds(n, r, w) for r in range(w)]
         assert spans[0][0] == 0 and spans[-1][1] == n
-        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+        assert all(a[1] == b[0] for a, b in pairwise(spans))
 
 
 # ------------------------------------------------------------------------ 2 processes (gloo)

@@ -380,10 +380,7 @@ def parse_dat(data: bytes | bytearray | memoryview) -> DlibNet:
     if r.read_int() != 1:
         raise DatFormatError("not a dlib add_loss_layer (version != 1)")
     loss_name = r.expect_string("loss_metric_", "loss_metric_2")
-    if loss_name == "loss_metric_2":
-        loss = LossMetric(r.read_float(), r.read_float())
-    else:
-        loss = LossMetric(None, None)
+    loss = LossMetric(r.read_float(), r.read_float()) if loss_name == "loss_metric_2" else LossMetric(None, None)
     expected = _expected_versions()
     for i, want in enumerate(expected):
         at = r.pos
@@ -411,9 +408,9 @@ def parse_dat(data: bytes | bytearray | memoryview) -> DlibNet:
             r.read_bool()
         for _ in range(3):  # x_grad, cached_output, params_grad / grad_final (empty after clean())
             r.read_tensor()
-        if index == 0:  # the add_layer on the input layer (version 3) ends with its sample expansion
-            if r.read_int() != 1:
-                raise DatFormatError("unsupported sample expansion factor (expected 1)")
+        # the add_layer on the input layer (version 3) ends with its sample expansion
+        if index == 0 and r.read_int() != 1:
+            raise DatFormatError("unsupported sample expansion factor (expected 1)")
         layers.append(layer)
     if r.remaining:
         raise DatFormatError(f"{r.remaining} unexpected trailing bytes after the network")
@@ -451,7 +448,7 @@ def padded_add_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
     """Shape of dlib's ``add_prev`` result for operand shapes ``(..., C, H, W)``: the elementwise max."""
     if len(a) != len(b):
         raise ValueError("padded_add_shape: operands must have the same rank")
-    return tuple(max(int(x), int(y)) for x, y in zip(a, b))
+    return tuple(max(int(x), int(y)) for x, y in zip(a, b, strict=True))
 
 
 def padded_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -538,7 +535,7 @@ class _Graph:
         """Zero-pad an (N, C, H, W) tensor at the end of C, H and W from ``shape`` to ``target``."""
         if shape == target:
             return x
-        extra = [t - s for s, t in zip(shape, target)]
+        extra = [t - s for s, t in zip(shape, target, strict=True)]
         pads = np.array([0, 0, 0, 0, 0, *extra], dtype=np.int64)  # begins N,C,H,W then ends N,C,H,W
         return self.op("Pad", [x, self.const("pads", pads)], mode="constant")
 

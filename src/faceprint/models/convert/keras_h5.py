@@ -132,7 +132,7 @@ def read_keras_h5(path: str | os.PathLike[str]) -> KerasModel:
             config = json.loads(_as_str(f.attrs["model_config"]))
         except json.JSONDecodeError as e:
             raise InvalidInput(f"{path}: model_config is not valid JSON: {e}") from e
-        weights_root = f["model_weights"] if "model_weights" in f else f
+        weights_root = f.get("model_weights", f)
         keras_version = _as_str(f.attrs.get("keras_version", weights_root.attrs.get("keras_version", "")))
         backend = _as_str(f.attrs.get("backend", weights_root.attrs.get("backend", "")))
 
@@ -385,7 +385,6 @@ def to_onnx(model: KerasModel, input_spec: InputSpec | None = None, *, fold_batc
     for layer in model.layers:
         for src in layer.inbound:
             consumers[src] = consumers.get(src, 0) + 1
-    by_name = {layer.name: layer for layer in model.layers}
 
     tensors: dict[str, _Tensor] = {model.inputs[0]: _Tensor(x, (C, H, W))}
     # layers whose conv output is pending a BN fold: layer name -> (weight OIHW, bias, inputs, attrs, shape, activation)
@@ -419,10 +418,8 @@ def to_onnx(model: KerasModel, input_spec: InputSpec | None = None, *, fold_batc
                 p = pending.pop(src)
                 Wt = p["W"].astype(np.float64)
                 B = p["B"].astype(np.float64) if p["B"] is not None else np.zeros(Wt.shape[0])
-                if p["op"] == "Gemm":
-                    Wt = Wt * scale[None, :]  # Gemm weight is (in, out)
-                else:
-                    Wt = Wt * scale.reshape(-1, *([1] * (Wt.ndim - 1)))
+                # a Gemm weight is (in, out), a Conv weight (out, in, kh, kw)
+                Wt = Wt * scale[None, :] if p["op"] == "Gemm" else Wt * scale.reshape(-1, *([1] * (Wt.ndim - 1)))
                 p.update(W=Wt, B=B * scale + shift)
                 pending[layer.name] = p  # the folded layer now produces this BN's output
                 continue

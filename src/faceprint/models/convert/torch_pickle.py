@@ -109,7 +109,7 @@ class _LazyTensor:
             raise ModelIntegrityError(f"storage {self.storage.key!r} has no data")
         if self.dtype is not None and self.dtype != data.dtype:
             data = data.view(self.dtype)
-        n_needed = self.offset + 1 + sum((s - 1) * st for s, st in zip(self.size, self.stride) if s > 0)
+        n_needed = self.offset + 1 + sum((s - 1) * st for s, st in zip(self.size, self.stride, strict=True) if s > 0)
         if any(s == 0 for s in self.size):
             return np.zeros(self.size, dtype=data.dtype)
         if n_needed > data.shape[0] or self.offset < 0 or any(st < 0 for st in self.stride):
@@ -129,7 +129,10 @@ class _LazyTensor:
 def _rebuild_tensor_v2(storage: Any, offset: int, size: Any, stride: Any, *_args: Any) -> _LazyTensor:
     if not isinstance(storage, _StorageRef):
         raise ModelIntegrityError("tensor does not reference a storage")
-    return _LazyTensor(storage, int(offset), tuple(int(s) for s in size), tuple(int(s) for s in stride))
+    shape, strides = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(shape) != len(strides):
+        raise ModelIntegrityError(f"tensor of size {shape} has {len(strides)} strides")
+    return _LazyTensor(storage, int(offset), shape, strides)
 
 
 def _rebuild_tensor_v3(

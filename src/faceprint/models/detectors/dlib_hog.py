@@ -77,4 +77,4 @@ class DlibHogDetector(DlibDetectorBase):
 
     def _run(self, detector, image: np.ndarray):
         rects, scores, _ = detector.run(image, self.upsample, self.score_threshold)
-        return list(zip(rects, scores))
+        return list(zip(rects, scores, strict=True))

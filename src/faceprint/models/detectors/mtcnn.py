@@ -536,7 +536,7 @@ class MtcnnDetector:
 
     def _to_detections(self, boxes: np.ndarray, points: np.ndarray, width: int, height: int) -> list[Detection]:
         dets = []
-        for b, p in zip(boxes, points):
+        for b, p in zip(boxes, points, strict=True):
             x1, y1, x2, y2 = float(b[0]) - 1.0, float(b[1]) - 1.0, float(b[2]), float(b[3])
             if not (x2 > x1 and y2 > y1):
                 continue
@@ -566,6 +566,6 @@ class MtcnnDetector:
         for start in range(0, len(imgs), _BATCH_IMAGES):
             chunk = imgs[start : start + _BATCH_IMAGES]
             outs = _cascade(nets, chunk, self.min_face_size, self.thresholds, self.factor)
-            for im, (boxes, points) in zip(chunk, outs):
+            for im, (boxes, points) in zip(chunk, outs, strict=True):
                 results.append(self._to_detections(boxes, points, im.shape[1], im.shape[0]))
         return results

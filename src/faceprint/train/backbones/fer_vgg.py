@@ -61,7 +61,7 @@ class FerVGG(nn.Module):
         self.crop = int(crop) if crop is not None else None
         layers: list[nn.Module] = []
         c = self.in_channels
-        for i, (w, n) in enumerate(zip(widths, convs)):
+        for i, (w, n) in enumerate(zip(widths, convs, strict=True)):
             for _ in range(n):
                 layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
                 c = w

@@ -64,7 +64,7 @@ class IResNet(nn.Module):
         self.stem = nn.Sequential(_conv3(3, widths[0]), nn.BatchNorm2d(widths[0]), nn.PReLU(widths[0]))
         blocks: list[nn.Module] = []
         cin = widths[0]
-        for n, w in zip(layers, widths):
+        for n, w in zip(layers, widths, strict=True):
             blocks.append(IBasicBlock(cin, w, stride=2))
             blocks.extend(IBasicBlock(w, w) for _ in range(n - 1))
             cin = w

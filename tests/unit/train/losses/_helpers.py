@@ -22,7 +22,7 @@ def tensor(rows, dtype=torch.float64):
 def ce(logits: list[list[float]], labels: list[int]) -> float:
     """Mean softmax cross entropy, by hand."""
     total = 0.0
-    for row, y in zip(logits, labels):
+    for row, y in zip(logits, labels, strict=True):
         mx = max(row)
         total += -(row[y] - mx - math.log(sum(math.exp(v - mx) for v in row)))
     return total / len(labels)

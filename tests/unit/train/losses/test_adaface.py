@@ -20,7 +20,7 @@ def test_closed_form_margins_follow_the_feature_norm():
     z = [max(-1.0, min(1.0, h * (n - 4.0) / (1.0 + eps))) for n in (6.0, 2.0, 4.0)]
     assert z[0] == 1.0 and z[1] == -1.0 and z[2] == 0.0
     c = lambda d: math.cos(math.radians(d))  # noqa: E731
-    t = [math.cos(math.radians(a) - m * zz) - (m + m * zz) for a, zz in zip((30, 60, 45), z)]
+    t = [math.cos(math.radians(a) - m * zz) - (m + m * zz) for a, zz in zip((30, 60, 45), z, strict=True)]
     rows = [[s * t[0], s * c(60)], [s * t[1], s * c(30)], [s * c(45), s * t[2]]]
     assert loss.logits(x, y).detach().numpy() == pytest.approx(np.array(rows), abs=1e-12)
     assert float(loss(x, y)) == pytest.approx(ce(rows, [0, 0, 1]), rel=1e-12)
@@ -48,5 +48,5 @@ def test_gradcheck_in_both_saturated_regimes():
 def test_h_zero_is_cosface():
     ada = with_weight(AdaFaceLoss(2, 3, scale=5.0, margin=0.4, h=0.0), W3).eval()
     cos = with_weight(CosFaceLoss(2, 3, scale=5.0, margin=0.4), W3)
-    for got, want in zip(grads(ada, X4, Y4), grads(cos, X4, Y4)):
+    for got, want in zip(grads(ada, X4, Y4), grads(cos, X4, Y4), strict=True):
         assert torch.allclose(got, want, atol=1e-9)

@@ -42,7 +42,7 @@ def test_gradcheck():
 def test_margin_zero_is_normface():
     a = with_weight(ArcFaceLoss(2, 3, scale=5.0, margin=0.0), W3)
     n = with_weight(NormFaceLoss(2, 3, scale=5.0), W3)
-    for got, want in zip(grads(a, X4, Y4), grads(n, X4, Y4)):
+    for got, want in zip(grads(a, X4, Y4), grads(n, X4, Y4), strict=True):
         assert torch.allclose(got, want, atol=1e-12)
 
 

@@ -53,7 +53,7 @@ def test_gradcheck_without_self_pacing():
 def test_without_self_pacing_it_is_cosface_with_margin_one_minus_2m():
     circ = with_weight(CircleLoss(2, 3, scale=5.0, margin=0.3, self_paced=False), W3)
     cos = with_weight(CosFaceLoss(2, 3, scale=5.0, margin=1 - 2 * 0.3), W3)
-    for got, want in zip(grads(circ, X4, Y4), grads(cos, X4, Y4)):
+    for got, want in zip(grads(circ, X4, Y4), grads(cos, X4, Y4), strict=True):
         assert torch.allclose(got, want, atol=1e-12)
 
 

@@ -27,5 +27,5 @@ def test_gradcheck():
 def test_margin_zero_is_normface():
     a = with_weight(CosFaceLoss(2, 3, scale=7.0, margin=0.0), W3)
     n = with_weight(NormFaceLoss(2, 3, scale=7.0), W3)
-    for got, want in zip(grads(a, X4, Y4), grads(n, X4, Y4)):
+    for got, want in zip(grads(a, X4, Y4), grads(n, X4, Y4), strict=True):
         assert torch.allclose(got, want, atol=1e-12)

@@ -46,5 +46,5 @@ def test_without_hard_negatives_it_is_arcface():
     cur = with_weight(CurricularFaceLoss(2, 3, scale=4.0, margin=0.3), W).eval()
     cur.t.fill_(0.7)
     arc = with_weight(ArcFaceLoss(2, 3, scale=4.0, margin=0.3), W)
-    for got, want in zip(grads(cur, x, y), grads(arc, x, y)):
+    for got, want in zip(grads(cur, x, y), grads(arc, x, y), strict=True):
         assert torch.allclose(got, want, atol=1e-12)

@@ -37,7 +37,7 @@ def test_gradcheck_through_the_magnitude():
 def test_constant_margin_is_arcface_plus_regulariser():
     mag = with_weight(MagFaceLoss(2, 3, scale=4.0, l_m=0.3, u_m=0.3, lambda_g=0.0), W3)
     arc = with_weight(ArcFaceLoss(2, 3, scale=4.0, margin=0.3), W3)
-    for got, want in zip(grads(mag, X_BIG, Y4), grads(arc, X_BIG, Y4)):
+    for got, want in zip(grads(mag, X_BIG, Y4), grads(arc, X_BIG, Y4), strict=True):
         assert torch.allclose(got, want, atol=1e-12)
     mag0 = with_weight(MagFaceLoss(2, 3, scale=4.0, l_m=0.0, u_m=0.0, lambda_g=0.0), W3)
     norm = with_weight(NormFaceLoss(2, 3, scale=4.0), W3)

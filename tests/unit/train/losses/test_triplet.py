@@ -28,7 +28,7 @@ def test_batch_hard_closed_form():
 def test_semi_hard_picks_the_closest_negative_beyond_the_positive():
     d = miners.pairwise_distances(X, squared=False)
     a, p, n = miners.semi_hard_triplets(d, Y)
-    got = {(int(i), int(j)): int(k) for i, j, k in zip(a, p, n)}
+    got = {(int(i), int(j)): int(k) for i, j, k in zip(a, p, n, strict=True)}
     assert got[(0, 1)] == 3  # d_ap = 1; negatives at 2.5 (idx 3), 6 (idx 4): closest beyond → 3
     assert got[(2, 0)] == 4  # d_ap = 3; negatives at 0.5, 3: none beyond 3 strictly → farthest (idx 4)
     assert got[(3, 4)] == 0  # anchor 2.5, p=6 (d 3.5): negatives at d 2.5, 1.5, 0.5 → none beyond → farthest (idx 0)
@@ -56,7 +56,7 @@ def test_gradcheck_each_miner():
     y = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
     for miner in ("batch_all", "batch_hard", "semi_hard"):
         loss = TripletLoss(margin=1.0, miner=miner)
-        assert torch.autograd.gradcheck(lambda a: loss(a, y), (x,), eps=1e-6, atol=1e-6), miner
+        assert torch.autograd.gradcheck(lambda a, loss=loss: loss(a, y), (x,), eps=1e-6, atol=1e-6), miner
 
 
 def test_squared_distances_are_the_facenet_default():
