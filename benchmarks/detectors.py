@@ -170,7 +170,8 @@ def main() -> int:
     for label, det in detectors.items():
         r = evaluate_detector(det, xml, iou_threshold=0.5, loose_iou=0.3)
         results[label]["testing_xml"] = {
-            k: r[k] for k in ("ground_truth", "detections", "tp", "fp", "fn", "recall", "precision", "recall_loose", "ms_per_image")
+            k: r[k]
+            for k in ("ground_truth", "detections", "tp", "fp", "fn", "recall", "precision", "recall_loose", "ms_per_image")
         }
         results[label]["testing_xml"]["per_image"] = [
             {k: p[k] for k in ("file", "ground_truth", "tp", "fp", "fn", "mean_iou")} for p in r["per_image"]

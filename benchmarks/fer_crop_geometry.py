@@ -55,7 +55,9 @@ def main() -> int:
         g = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
         if g is None or g.shape != (48, 48):
             continue
-        big = cv2.resize(cv2.copyMakeBorder(g, pad, pad, pad, pad, cv2.BORDER_REPLICATE), None, fx=up, fy=up, interpolation=cv2.INTER_LINEAR)
+        big = cv2.resize(
+            cv2.copyMakeBorder(g, pad, pad, pad, pad, cv2.BORDER_REPLICATE), None, fx=up, fy=up, interpolation=cv2.INTER_LINEAR
+        )
         found = det.detect(np.ascontiguousarray(np.repeat(big[:, :, None], 3, axis=2)))
         if not found:
             continue

@@ -130,14 +130,21 @@ def main() -> int:
             lat["conversion_s"] = round(convert_s[name], 3)
         row["latency"] = lat
 
-    print(f"{'model':<22} {'accuracy':>9} {'macro F1':>9} {'flip acc':>9} {'flip F1':>8} {'b1 ms':>7} {'b64 ms/face':>11} {'default':>8}")
+    print(
+        f"{'model':<22} {'accuracy':>9} {'macro F1':>9} {'flip acc':>9} {'flip F1':>8} "
+        f"{'b1 ms':>7} {'b64 ms/face':>11} {'default':>8}"
+    )
     for r in rows:
         lat = r["latency"]
         print(
             f"{r['model']:<22} {100 * r['accuracy']:8.2f}% {100 * r['macro_f1']:8.2f}% {100 * r['flip_tta']['accuracy']:8.2f}% "
-            f"{100 * r['flip_tta']['macro_f1']:7.2f}% {lat['batch1_ms_median']:7.3f} {lat['batch64_ms_per_face_median']:11.4f} {r['default_tta']:>8}"
+            f"{100 * r['flip_tta']['macro_f1']:7.2f}% {lat['batch1_ms_median']:7.3f} "
+            f"{lat['batch64_ms_per_face_median']:11.4f} {r['default_tta']:>8}"
         )
-    print(f"(latency: {threads} onnxruntime threads, median of {n1} batch-1 calls and {len(batch_ms[names[0]])} batch-64 calls per model)")
+    print(
+        f"(latency: {threads} onnxruntime threads, median of {n1} batch-1 calls and "
+        f"{len(batch_ms[names[0]])} batch-64 calls per model)"
+    )
     write_result(
         "fer_eval",
         {

@@ -95,7 +95,10 @@ def fill_store(store: Any, c: dict[str, Any], chunk: int = 50_000) -> float:
 
     model = c["model"]
     t0 = time.perf_counter()
-    items = [(str(c["uniq"][u]), [NewFace(Embedding(v, model=model), f"lfw-{u}")]) for u, v in zip(c["planted"], c["real"], strict=True)]
+    items = [
+        (str(c["uniq"][u]), [NewFace(Embedding(v, model=model), f"lfw-{u}")])
+        for u, v in zip(c["planted"], c["real"], strict=True)
+    ]
     store.add_faces_bulk(items)
     syn, owner = c["syn"], c["syn_owner"]
     for s in range(0, len(syn), chunk):
@@ -143,7 +146,9 @@ def main() -> None:
     print(f"contents: {len(c['planted'])} real LFW people + {len(c['syn'])} synthetic faces "
           f"({int(c['syn_owner'].max()) + 1} synthetic people); RSS {rss_mb():.0f} MiB")
 
-    work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="faceprint-1m-", dir=os.environ.get("FACEPRINT_BENCH_TMP")))
+    work = (
+        Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="faceprint-1m-", dir=os.environ.get("FACEPRINT_BENCH_TMP")))
+    )
     work.mkdir(parents=True, exist_ok=True)
     spec = {"faces": args.faces, "seed": 0, "model": c["model"], "n_real": int(len(c["planted"]))}
     spec_file = work / "spec.json"
@@ -269,9 +274,12 @@ def main() -> None:
         result["threads"] = os.environ.get("OMP_NUM_THREADS", str(os.cpu_count()))
         result["wall_seconds"] = time.perf_counter() - t_all
         L, A = result["latency"], result["accuracy"]
-        print(f"{len(rows)} photo queries: total p50 {L['total']['p50_ms']:.1f} ms p99 {L['total']['p99_ms']:.1f} ms = "
-              f"pipeline p50 {L['pipeline']['p50_ms']:.1f} / p99 {L['pipeline']['p99_ms']:.1f} ms + search p50 "
-              f"{L['search']['p50_ms']:.2f} / p99 {L['search']['p99_ms']:.2f} ms + read/decode p50 {L['read_decode_other']['p50_ms']:.1f} ms")
+        print(
+            f"{len(rows)} photo queries: total p50 {L['total']['p50_ms']:.1f} ms p99 {L['total']['p99_ms']:.1f} ms = "
+            f"pipeline p50 {L['pipeline']['p50_ms']:.1f} / p99 {L['pipeline']['p99_ms']:.1f} ms + search p50 "
+            f"{L['search']['p50_ms']:.2f} / p99 {L['search']['p99_ms']:.2f} ms + read/decode p50 "
+            f"{L['read_decode_other']['p50_ms']:.1f} ms"
+        )
         print(f"recall@1 vs exact (identity, mean rule) {A['recall_at_1_vs_exact']:.4f}; HNSW face recall@1 "
               f"{A['hnsw_face_recall_at_1_vs_exact']:.4f}; mated rank-1 {A['mated_rank1']:.4f} (exact search "
               f"{A['mated_exact_rank1']:.4f}), identified at threshold {A['mated_identified_at_threshold']:.4f}; "

@@ -130,16 +130,31 @@ def open_set_run(by: dict[str, list[int]], names: list[str], vecs: np.ndarray, m
                 mc = np.array([r.candidates[0].identity == names[i] for r, i in zip(rm, mated_ix, strict=True)])
                 ns = np.array([r.score for r in rn])
                 oracle = metrics.dir_at_fpir(ms, mc, ns, fpir)
-                rows.append({
-                    "seed": seed, "n_enrolled": len(enroll), "target_fpir": fpir, "threshold": thr,
-                    "threshold_source": rn[0].threshold_source, "n_mated": len(mated_ix), "n_nonmated": len(non_ix),
-                    "false_positives": int((ns >= thr).sum()), "observed_fpir": float(np.mean(ns >= thr)),
-                    "dir": float(np.mean(mc & (ms >= thr))), "rank1": float(mc.mean()),
-                    "oracle_threshold": oracle.threshold, "oracle_dir": oracle.dir,
-                    "predicted_fpir_mean": float(np.mean([r.fpir_estimate for r in rn if r.fpir_estimate is not None] or [np.nan])),
-                    "at_verification_threshold": {"threshold": VERIFICATION, "fpir": float(np.mean(ns >= VERIFICATION)),
-                                                  "dir": float(np.mean(mc & (ms >= VERIFICATION)))},
-                })
+                rows.append(
+                    {
+                        "seed": seed,
+                        "n_enrolled": len(enroll),
+                        "target_fpir": fpir,
+                        "threshold": thr,
+                        "threshold_source": rn[0].threshold_source,
+                        "n_mated": len(mated_ix),
+                        "n_nonmated": len(non_ix),
+                        "false_positives": int((ns >= thr).sum()),
+                        "observed_fpir": float(np.mean(ns >= thr)),
+                        "dir": float(np.mean(mc & (ms >= thr))),
+                        "rank1": float(mc.mean()),
+                        "oracle_threshold": oracle.threshold,
+                        "oracle_dir": oracle.dir,
+                        "predicted_fpir_mean": float(
+                            np.mean([r.fpir_estimate for r in rn if r.fpir_estimate is not None] or [np.nan])
+                        ),
+                        "at_verification_threshold": {
+                            "threshold": VERIFICATION,
+                            "fpir": float(np.mean(ns >= VERIFICATION)),
+                            "dir": float(np.mean(mc & (ms >= VERIFICATION))),
+                        },
+                    }
+                )
             g.close()
     return rows
 
@@ -149,15 +164,22 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
     nn = sum(r["n_nonmated"] for r in rows)
     p = fp / nn
     return {
-        "splits": len(rows), "n_enrolled": int(np.mean([r["n_enrolled"] for r in rows])),
-        "threshold_mean": float(np.mean([r["threshold"] for r in rows])), "target_fpir": rows[0]["target_fpir"],
-        "observed_fpir": p, "observed_fpir_binomial_se": float(np.sqrt(p * (1 - p) / nn)),
-        "observed_fpir_per_split": [r["observed_fpir"] for r in rows], "false_positives": fp, "nonmated_searches": nn,
+        "splits": len(rows),
+        "n_enrolled": int(np.mean([r["n_enrolled"] for r in rows])),
+        "threshold_mean": float(np.mean([r["threshold"] for r in rows])),
+        "target_fpir": rows[0]["target_fpir"],
+        "observed_fpir": p,
+        "observed_fpir_binomial_se": float(np.sqrt(p * (1 - p) / nn)),
+        "observed_fpir_per_split": [r["observed_fpir"] for r in rows],
+        "false_positives": fp,
+        "nonmated_searches": nn,
         "dir_at_model_threshold": float(np.mean([r["dir"] for r in rows])),
         "oracle_dir_at_fpir": float(np.mean([r["oracle_dir"] for r in rows])),
         "oracle_threshold_mean": float(np.mean([r["oracle_threshold"] for r in rows])),
         "rank1": float(np.mean([r["rank1"] for r in rows])),
-        "at_verification_threshold": {k: float(np.mean([r["at_verification_threshold"][k] for r in rows])) for k in ("fpir", "dir")},
+        "at_verification_threshold": {
+            k: float(np.mean([r["at_verification_threshold"][k] for r in rows])) for k in ("fpir", "dir")
+        },
         "example_threshold_source": rows[0]["threshold_source"],
     }
 
@@ -295,10 +317,14 @@ def main() -> None:
     os_ = open_set(names, vecs, model, held)
     result["open_set_heldout"] = os_
     for r in os_["by_size"]:
-        print(f"[open set, held-out] N={r['n_enrolled']:>5} FPIR target {r['target_fpir']:g}: threshold {r['threshold_mean']:.4f} -> "
-              f"observed FPIR {r['observed_fpir']:.4f} ± {r['observed_fpir_binomial_se']:.4f} ({r['false_positives']}/{r['nonmated_searches']}), "
-              f"DIR {r['dir_at_model_threshold']:.4f} (oracle DIR@FPIR {r['oracle_dir_at_fpir']:.4f} at {r['oracle_threshold_mean']:.4f}); "
-              f"at 0.91: FPIR {r['at_verification_threshold']['fpir']:.3f}")
+        print(
+            f"[open set, held-out] N={r['n_enrolled']:>5} FPIR target {r['target_fpir']:g}: "
+            f"threshold {r['threshold_mean']:.4f} -> observed FPIR {r['observed_fpir']:.4f} ± "
+            f"{r['observed_fpir_binomial_se']:.4f} ({r['false_positives']}/{r['nonmated_searches']}), "
+            f"DIR {r['dir_at_model_threshold']:.4f} (oracle DIR@FPIR {r['oracle_dir_at_fpir']:.4f} "
+            f"at {r['oracle_threshold_mean']:.4f}); "
+            f"at 0.91: FPIR {r['at_verification_threshold']['fpir']:.3f}"
+        )
     t = templates(names, vecs, model, held)
     result["templates_heldout"] = t
     for k in ("mean", "max"):
@@ -307,14 +333,19 @@ def main() -> None:
               f"oracle DIR@1e-2 {t[k]['oracle_dir_at_fpir_1e-2']:.4f}, rank-1 {t[k]['rank1']:.4f}")
     cs = closed_set(names, vecs, model)
     result["closed_set_all_lfw"] = cs
-    print(f"[closed set, all LFW] rank-1 {cs['rank1']:.4f} rank-5 {cs['rank5']:.4f} ({cs['n_probes']} probes vs {cs['n_enrolled']} people)")
+    print(
+        f"[closed set, all LFW] rank-1 {cs['rank1']:.4f} rank-5 {cs['rank5']:.4f} "
+        f"({cs['n_probes']} probes vs {cs['n_enrolled']} people)"
+    )
     for label, pool in (("clustering_heldout", held), ("clustering_all_lfw", list(range(len(names))))):
         c = clustering(names, vecs, model, pool)
         result[label] = c
         for k in ("chinese_whispers", "dbscan"):
-            print(f"[{label}] {k} ({c['n_faces']} faces) at default {c[k]['threshold']:.4f}: pairwise F1 {c[k]['pairwise_f1']:.4f} "
-                  f"(P {c[k]['pairwise_precision']:.3f} R {c[k]['pairwise_recall']:.3f}), BCubed F {c[k]['bcubed_f']:.4f}; "
-                  f"best in sweep {c[k]['best_sweep_pairwise_f1']:.4f} at {c[k]['best_sweep_threshold']}")
+            print(
+                f"[{label}] {k} ({c['n_faces']} faces) at default {c[k]['threshold']:.4f}: pairwise F1 {c[k]['pairwise_f1']:.4f} "
+                f"(P {c[k]['pairwise_precision']:.3f} R {c[k]['pairwise_recall']:.3f}), BCubed F {c[k]['bcubed_f']:.4f}; "
+                f"best in sweep {c[k]['best_sweep_pairwise_f1']:.4f} at {c[k]['best_sweep_threshold']}"
+            )
     write_result("gallery_lfw", result)
 
 

@@ -62,7 +62,9 @@ def fit_generator(vecs: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.nda
     return mu, np.linalg.cholesky(cb), np.linalg.cholesky(cw)
 
 
-def synth(n: int, gen: tuple[np.ndarray, np.ndarray, np.ndarray], rng: np.random.Generator, per: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synth(
+    n: int, gen: tuple[np.ndarray, np.ndarray, np.ndarray], rng: np.random.Generator, per: int = 3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """n synthetic faces of ~n/per synthetic identities; also returns the identity centres."""
     mu, lb, lw = gen
     d = mu.size
@@ -114,7 +116,9 @@ def store_throughput(vecs: np.ndarray, model: str, n_single: int = 300, n_bulk: 
     }
 
 
-def gallery_level(gallery: np.ndarray, owners: np.ndarray, probes: np.ndarray, probe_ids: np.ndarray, model: str) -> dict[str, Any]:
+def gallery_level(
+    gallery: np.ndarray, owners: np.ndarray, probes: np.ndarray, probe_ids: np.ndarray, model: str
+) -> dict[str, Any]:
     """End to end through Gallery.identify_embeddings (SQLite store, auto index, name lookup,
     change-log check), per single probe, for both template rules."""
     from faceprint.matching.gallery import Gallery
@@ -169,7 +173,10 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     real = real_embeddings()
-    result: dict[str, Any] = {"real_embeddings": real is not None, "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))}
+    result: dict[str, Any] = {
+        "real_embeddings": real is not None,
+        "threads": int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)),
+    }
     if real is not None:
         vecs, ids, model = real
         gen = fit_generator(vecs, ids)
@@ -193,7 +200,9 @@ def main() -> None:
     result["dim"] = d
     print(f"real gallery faces {len(g_real)}, probes {len(probes)}, dim {d}")
 
-    result["store_enrollment"] = store_throughput(g_real if len(g_real) >= 20000 else np.concatenate([g_real, synth(20000, gen, rng)[0]]), model)
+    result["store_enrollment"] = store_throughput(
+        g_real if len(g_real) >= 20000 else np.concatenate([g_real, synth(20000, gen, rng)[0]]), model
+    )
     print(f"store: {result['store_enrollment']['per_image_transactions_per_s']:.0f} per-image commits/s, "
           f"{result['store_enrollment']['bulk_faces_per_s']:.0f} faces/s bulk")
 
@@ -213,7 +222,12 @@ def main() -> None:
         flat.add(fids, owners, gallery)
         p50, p99, exact_top = latency(flat.search, probes)
         _, _, exact_top_syn = latency(flat.search, sp[:100])
-        entry["flat"] = {"p50_ms": p50, "p99_ms": p99, "rank1": float(np.mean(owners[exact_top] == probe_ids)), "bytes_per_face": flat.nbytes() / n}
+        entry["flat"] = {
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "rank1": float(np.mean(owners[exact_top] == probe_ids)),
+            "bytes_per_face": flat.nbytes() / n,
+        }
         print(f"n={n}: exact p50 {p50:.2f} ms p99 {p99:.2f} ms rank-1 {entry['flat']['rank1']:.4f}")
         del flat
         gc.collect()
@@ -225,8 +239,14 @@ def main() -> None:
         t_build = time.perf_counter() - t0
         mem = (rss_mb() - rss0) * 2**20
         blob = hn.state()["faiss"].size
-        entry["hnsw_build"] = {"m": args.m, "ef_construction": args.ef_construction, "seconds": t_build, "faces_per_s": n / t_build,
-                               "rss_delta_bytes_per_face": mem / n, "serialized_bytes_per_face": blob / n}
+        entry["hnsw_build"] = {
+            "m": args.m,
+            "ef_construction": args.ef_construction,
+            "seconds": t_build,
+            "faces_per_s": n / t_build,
+            "rss_delta_bytes_per_face": mem / n,
+            "serialized_bytes_per_face": blob / n,
+        }
         print(f"  hnsw M={args.m} efC={args.ef_construction}: built in {t_build:.1f} s ({n / t_build:.0f} faces/s), "
               f"{blob / n:.0f} B/face serialized, RSS +{mem / 2**20:.0f} MiB")
         entry["hnsw"] = []

@@ -267,7 +267,9 @@ def main() -> int:
             def sample() -> None:
                 t0 = time.perf_counter()
                 while not stop_sampling.wait(5.0):
-                    timeline.append({"t_s": round(time.perf_counter() - t0, 1), "rss_mb": round(server_rss_mb(server.proc.pid), 1)})
+                    timeline.append(
+                        {"t_s": round(time.perf_counter() - t0, 1), "rss_mb": round(server_rss_mb(server.proc.pid), 1)}
+                    )
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
@@ -322,24 +324,38 @@ def main() -> int:
     if not all(checks.values()):
         print(log_tail, file=sys.stderr)
 
-    write_result("service_load", {
-        "settings": {"clients": args.clients, "duration_s": args.duration, "warmup_s": args.warmup, "verify_share": args.verify_share,
-                     "server_args": args.server_arg, "server": "faceprint serve, default settings (2 workers, max_queue 64), loopback"},
-        "gallery": {"identities": n_ids, "probe_photos": len(probes)},
-        "requests": n,
-        "elapsed_s": round(elapsed, 2),
-        "throughput_rps": round(n / elapsed, 2),
-        "latency": latency,
-        "statuses": {k: dict(v) for k, v in statuses.items()},
-        "wrong_by_ground_truth": dict(wrong),
-        "identify_answers_differing_from_unloaded": inconsistent,
-        "work_pool": {"rejected": rejected, "timeouts": timeouts},
-        "rss_mb": {"ready": round(rss_ready, 1), "after_warmup": round(rss_start, 1), "end": round(rss_end, 1),
-                   "growth_pct": round(growth, 2), "timeline": timeline},
-        "server_exit_status": rc,
-        "checks": checks,
-        "passed": all(checks.values()),
-    })
+    write_result(
+        "service_load",
+        {
+            "settings": {
+                "clients": args.clients,
+                "duration_s": args.duration,
+                "warmup_s": args.warmup,
+                "verify_share": args.verify_share,
+                "server_args": args.server_arg,
+                "server": "faceprint serve, default settings (2 workers, max_queue 64), loopback",
+            },
+            "gallery": {"identities": n_ids, "probe_photos": len(probes)},
+            "requests": n,
+            "elapsed_s": round(elapsed, 2),
+            "throughput_rps": round(n / elapsed, 2),
+            "latency": latency,
+            "statuses": {k: dict(v) for k, v in statuses.items()},
+            "wrong_by_ground_truth": dict(wrong),
+            "identify_answers_differing_from_unloaded": inconsistent,
+            "work_pool": {"rejected": rejected, "timeouts": timeouts},
+            "rss_mb": {
+                "ready": round(rss_ready, 1),
+                "after_warmup": round(rss_start, 1),
+                "end": round(rss_end, 1),
+                "growth_pct": round(growth, 2),
+                "timeline": timeline,
+            },
+            "server_exit_status": rc,
+            "checks": checks,
+            "passed": all(checks.values()),
+        },
+    )
     return 0 if all(checks.values()) else 1
 
 

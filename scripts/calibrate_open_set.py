@@ -114,8 +114,11 @@ def clustering_calibration(cal: Any, names: np.ndarray, vecs: np.ndarray, seed: 
         full = cluster_scores(make(t_full).fit(vecs).labels_, names)
         out[method] = {
             "false_links_per_face": c,
-            "selection": "c (expected false links per face) maximising the mean pairwise F1 over "
-                         f"{len(subsets)} random subsets of DevTrain identities ({min(map(len, subsets))}-{max(map(len, subsets))} faces)",
+            "selection": (
+                "c (expected false links per face) maximising the mean pairwise F1 over "
+                f"{len(subsets)} random subsets of DevTrain identities "
+                f"({min(map(len, subsets))}-{max(map(len, subsets))} faces)"
+            ),
             "mean_pairwise_f1": best["mean_pairwise_f1"],
             "devtrain_all": {"n_faces": int(names.size), "threshold": t_full, **{k: v for k, v in full.to_dict().items()}},
             "curve": curve,
@@ -142,9 +145,18 @@ def bootstrap(names: np.ndarray, vecs: np.ndarray, reps: int, seed: int = 1) -> 
     a = np.array(rows)
     return {
         "reps": reps,
-        "note": "identities resampled with replacement; pairs within one identity excluded; thresholds at FPIR 1e-2, one photo per identity",
-        "thresholds": {str(n): {"p05": float(np.percentile(a[:, j], 5)), "median": float(np.median(a[:, j])),
-                                "p95": float(np.percentile(a[:, j], 95))} for j, n in enumerate(REPORT_N)},
+        "note": (
+            "identities resampled with replacement; pairs within one identity excluded; "
+            "thresholds at FPIR 1e-2, one photo per identity"
+        ),
+        "thresholds": {
+            str(n): {
+                "p05": float(np.percentile(a[:, j], 5)),
+                "median": float(np.median(a[:, j])),
+                "p95": float(np.percentile(a[:, j], 95)),
+            }
+            for j, n in enumerate(REPORT_N)
+        },
     }
 
 
@@ -188,7 +200,9 @@ def self_check(cal: Any, names: np.ndarray, vecs: np.ndarray, draws: int = 20, s
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help=f"LFW folder with images/ and pairsDevTrain.txt (default {DEFAULT_LFW})")
+    ap.add_argument(
+        "--lfw", type=Path, default=DEFAULT_LFW, help=f"LFW folder with images/ and pairsDevTrain.txt (default {DEFAULT_LFW})"
+    )
     ap.add_argument("--out", type=Path, default=None, help="output file (default: the shipped card file of the pipeline's model)")
     ap.add_argument("--bootstrap", type=int, default=30, help="identity-bootstrap repetitions for the report (0: skip)")
     ap.add_argument("--check", action="store_true", help="only compare the shipped file's pipeline with the current default")

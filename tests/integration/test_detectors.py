@@ -313,7 +313,13 @@ def _facenet_reference(monkeypatch):
         offsets = idxs.to(boxes) * (boxes.max() + 1)
         return nms(boxes + offsets[:, None], scores, thr)
 
-    names = ["torchvision", "torchvision.transforms", "torchvision.transforms.functional", "torchvision.ops", "torchvision.ops.boxes"]
+    names = [
+        "torchvision",
+        "torchvision.transforms",
+        "torchvision.transforms.functional",
+        "torchvision.ops",
+        "torchvision.ops.boxes",
+    ]
     mods = {n: types.ModuleType(n) for n in names}
     mods["torchvision.ops.boxes"].batched_nms = batched_nms
     for n, m in mods.items():
@@ -367,7 +373,9 @@ def test_dlib_style_box_helps_the_shape_predictor(photos, lfw_root: Path):
 
     hog, mt, sp = _detector("dlib_hog", upsample=0), _detector("mtcnn"), _detector("dlib_shape5")
     raw_err, mapped_err = [], []
-    imgs = [photos["obama"], photos["two_people"]] + [load_image(p) for p in sorted((lfw_root / "images").glob("*/*.jpg"))[1:40:2]]
+    imgs = [photos["obama"], photos["two_people"]] + [
+        load_image(p) for p in sorted((lfw_root / "images").glob("*/*.jpg"))[1:40:2]
+    ]
     for img in imgs:
         for h in hog.detect(img):
             cx, cy = h.box.center

@@ -45,7 +45,18 @@ def test_protocol_subset_matches_the_card(analyzer, fer_validation):
 
 
 def test_eval_fer_cli(capsys, analyzer, fer_validation):
-    argv = ["eval", "fer", "--root", str(fer_validation), "--model", "faceprint_fer_cnn", "--limit-per-class", "15", "--json", "--no-progress"]
+    argv = [
+        "eval",
+        "fer",
+        "--root",
+        str(fer_validation),
+        "--model",
+        "faceprint_fer_cnn",
+        "--limit-per-class",
+        "15",
+        "--json",
+        "--no-progress",
+    ]
     code = main([*argv, "--tta", "flip"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["model"] == analyzer.card.tag and out["num_images"] == 105 and out["tta"] == "flip"
@@ -61,12 +72,22 @@ def test_obama_is_happy_through_the_pipeline(analyzer, fr_examples):
 
 
 def test_analyze_cli(capsys, analyzer, fr_examples):
-    code = main(["analyze", str(fr_examples / "examples" / "obama.jpg"), "--model", "faceprint_fer_cnn", "--tta", "tencrop", "--json"])
+    code = main(
+        ["analyze", str(fr_examples / "examples" / "obama.jpg"), "--model", "faceprint_fer_cnn", "--tta", "tencrop", "--json"]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["model"] == analyzer.card.tag
     (face,) = out["results"][0]["faces"]
     probs = face["expression"]["probabilities"]
-    assert face["expression"]["label"] == "happy" and set(probs) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert face["expression"]["label"] == "happy" and set(probs) == {
+        "angry",
+        "disgust",
+        "fear",
+        "happy",
+        "sad",
+        "surprise",
+        "neutral",
+    }
     assert abs(sum(probs.values()) - 1) < 1e-3
 
 

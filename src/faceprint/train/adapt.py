@@ -299,7 +299,10 @@ class AdaptationResult:
     COLUMNS = ("method", "auc", "tar@far=0.001", "tar@far=0.01", "best_acc", "acc_10fold", "epoch", "seconds")
 
     def table(self) -> str:
-        head = f"{'method':<16} {'AUC':>8} {'TAR@1e-3':>9} {'TAR@1e-2':>9} {'best acc':>9} {'10-fold acc':>15} {'epoch':>6} {'fit s':>7}"
+        head = (
+            f"{'method':<16} {'AUC':>8} {'TAR@1e-3':>9} {'TAR@1e-2':>9} {'best acc':>9} "
+            f"{'10-fold acc':>15} {'epoch':>6} {'fit s':>7}"
+        )
         lines = [head, "-" * len(head)]
         for r in self.rows:
             lines.append(

@@ -19,7 +19,9 @@ from torch import nn
 
 
 @torch.no_grad()
-def predict_probabilities(model: nn.Module, data: Any, *, flip: bool = False, batch_size: int = 256, device: Any = "cpu") -> np.ndarray:
+def predict_probabilities(
+    model: nn.Module, data: Any, *, flip: bool = False, batch_size: int = 256, device: Any = "cpu"
+) -> np.ndarray:
     """``(N, K)`` softmax probabilities of every item of ``data`` (its ``batch(indices, flip)``
     without augmentation); the mirrored faces when ``flip``. The model is put in eval mode and
     restored to its previous mode afterwards."""
@@ -37,7 +39,9 @@ def predict_probabilities(model: nn.Module, data: Any, *, flip: bool = False, ba
     return np.concatenate(out, axis=0)
 
 
-def evaluate_classifier(model: nn.Module, data: Any, *, tta_flip: bool = True, batch_size: int = 256, device: Any = "cpu") -> dict[str, Any]:
+def evaluate_classifier(
+    model: nn.Module, data: Any, *, tta_flip: bool = True, batch_size: int = 256, device: Any = "cpu"
+) -> dict[str, Any]:
     """Accuracy and macro F1 (plus ``accuracy_flip`` / ``macro_f1_flip`` with ``tta_flip``) of
     ``model`` on ``data``, and the seconds it took."""
     from faceprint.eval.protocols.fer import classification_metrics, confusion_matrix

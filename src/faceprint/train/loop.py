@@ -449,7 +449,9 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(oc, self.total_steps))
         self.amp = resolve_amp(self.device.type, config.amp, config.amp_dtype)
         if self.amp.enabled:
-            logger.info("AMP: %s autocast on %s%s", self.amp.dtype, self.device, " with gradient scaling" if self.amp.scaled else "")
+            logger.info(
+                "AMP: %s autocast on %s%s", self.amp.dtype, self.device, " with gradient scaling" if self.amp.scaled else ""
+            )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp.scaled)
         self.epoch = 0
         self.step = 0
@@ -522,7 +524,11 @@ class Trainer:
             flips = np.random.default_rng([cfg.seed, self.epoch, 1]).random((len(batches), max(map(len, batches)))) < 0.5
             start = self.step - self.epoch * self.steps_per_epoch
             bar = tqdm(
-                total=len(batches), initial=start, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False
+                total=len(batches),
+                initial=start,
+                desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                disable=not cfg.progress,
+                leave=False,
             )
             t0 = time.perf_counter()
             for b in range(start, len(batches)):
@@ -536,7 +542,15 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.lr:.3g}")
                 if cfg.log_every and (self.step % cfg.log_every == 0 or b == len(batches) - 1):
-                    self._log({"step": self.step, "epoch": self.epoch + 1, "loss": loss, "lr": self.lr, "seconds": time.perf_counter() - t0})
+                    self._log(
+                        {
+                            "step": self.step,
+                            "epoch": self.epoch + 1,
+                            "loss": loss,
+                            "lr": self.lr,
+                            "seconds": time.perf_counter() - t0,
+                        }
+                    )
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                     ckpt = self.save_checkpoint()
             bar.close()

@@ -29,12 +29,17 @@ def _layer(cls: str, name: str, inbound: list[str], **config) -> dict:
     }
 
 
-def write_keras_h5(path: Path, layers: list[dict], weights: dict[str, dict[str, np.ndarray]], *, sequential: bool = False) -> Path:
+def write_keras_h5(
+    path: Path, layers: list[dict], weights: dict[str, dict[str, np.ndarray]], *, sequential: bool = False
+) -> Path:
     """Write a file shaped like Keras 2.0.5's ``model.save()`` output."""
     import h5py
 
     if sequential:
-        config = {"class_name": "Sequential", "config": [{"class_name": ly["class_name"], "config": ly["config"]} for ly in layers]}
+        config = {
+            "class_name": "Sequential",
+            "config": [{"class_name": ly["class_name"], "config": ly["config"]} for ly in layers],
+        }
     else:
         config = {
             "class_name": "Model",
@@ -79,14 +84,36 @@ def tiny(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, dict]:
     shortcut conv1×1/2 same → BN; add → global average → softmax."""
     layers = [
         _layer("InputLayer", "input_1", [], batch_input_shape=[None, 8, 8, 2], dtype="float32"),
-        _layer("Conv2D", "conv2d_1", ["input_1"], filters=3, kernel_size=[3, 3], strides=[2, 2], padding="same", use_bias=True, **CONV),
+        _layer(
+            "Conv2D",
+            "conv2d_1",
+            ["input_1"],
+            filters=3,
+            kernel_size=[3, 3],
+            strides=[2, 2],
+            padding="same",
+            use_bias=True,
+            **CONV,
+        ),
         _layer("BatchNormalization", "bn_1", ["conv2d_1"], axis=-1, epsilon=1e-3, center=True, scale=True),
         _layer("Activation", "relu_1", ["bn_1"], activation="relu"),
-        _layer("SeparableConv2D", "sep_1", ["relu_1"], filters=4, kernel_size=[3, 3], strides=[1, 1], padding="same",
-               depth_multiplier=1, use_bias=False, **CONV),
+        _layer(
+            "SeparableConv2D",
+            "sep_1",
+            ["relu_1"],
+            filters=4,
+            kernel_size=[3, 3],
+            strides=[1, 1],
+            padding="same",
+            depth_multiplier=1,
+            use_bias=False,
+            **CONV,
+        ),
         _layer("BatchNormalization", "bn_2", ["sep_1"], axis=-1, epsilon=1e-3, center=True, scale=True),
         _layer("MaxPooling2D", "pool_1", ["bn_2"], pool_size=[3, 3], strides=[2, 2], padding="same", data_format="channels_last"),
-        _layer("Conv2D", "short_1", ["relu_1"], filters=4, kernel_size=[1, 1], strides=[2, 2], padding="same", use_bias=False, **CONV),
+        _layer(
+            "Conv2D", "short_1", ["relu_1"], filters=4, kernel_size=[1, 1], strides=[2, 2], padding="same", use_bias=False, **CONV
+        ),
         _layer("BatchNormalization", "bn_3", ["short_1"], axis=-1, epsilon=1e-3, center=True, scale=True),
         _layer("Add", "add_1", ["pool_1", "bn_3"]),
         _layer("GlobalAveragePooling2D", "gap_1", ["add_1"], data_format="channels_last"),
@@ -275,9 +302,16 @@ def test_sequential_and_dense(tmp_path, rng) -> None:
     assert m.input_shape == (3, 3, 1) and len(m.layers) == 5
     x = rng.normal(size=(2, 3, 3, 1)).astype(np.float32)
     got = _run(to_onnx(m), x)
-    conv = np.stack(
-        [np.stack([np.einsum("nijc,ijco->no", x[:, i : i + 2, j : j + 2], w["c"]["kernel"]) for j in range(2)], 1) for i in range(2)], 1
-    ) + w["c"]["bias"]
+    conv = (
+        np.stack(
+            [
+                np.stack([np.einsum("nijc,ijco->no", x[:, i : i + 2, j : j + 2], w["c"]["kernel"]) for j in range(2)], 1)
+                for i in range(2)
+            ],
+            1,
+        )
+        + w["c"]["bias"]
+    )
     flat = np.maximum(conv, 0).reshape(2, -1)  # Keras flattens channels-last
     logits = flat @ w["fc"]["kernel"] + w["fc"]["bias"]
     ref = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)

@@ -55,7 +55,8 @@ def test_builtin_models_are_registered_with_cards():
 def test_import_loads_nothing():
     code = (
         "import sys, faceprint, faceprint.api, faceprint.pipeline, faceprint.cli.main;"
-        "heavy=[m for m in ('dlib','onnxruntime','cv2','torch','PIL.Image','faceprint.models.embedders.dlib_resnet') if m in sys.modules];"
+        "heavy=[m for m in ('dlib','onnxruntime','cv2','torch','PIL.Image','faceprint.models.embedders.dlib_resnet')"
+        " if m in sys.modules];"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -63,7 +64,16 @@ def test_import_loads_nothing():
 
 
 def registry_builtin_names():
-    return {"dlib_hog", "dlib_mmod", "mtcnn", "dlib_shape5", "dlib_shape68", "dlib_resnet_v1", "onnx_arcface", "fer_mini_xception"}
+    return {
+        "dlib_hog",
+        "dlib_mmod",
+        "mtcnn",
+        "dlib_shape5",
+        "dlib_shape68",
+        "dlib_resnet_v1",
+        "onnx_arcface",
+        "fer_mini_xception",
+    }
 
 
 def test_card_threshold_matches_shipped_calibration():

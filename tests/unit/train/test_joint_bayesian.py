@@ -33,7 +33,9 @@ def test_score_is_the_gaussian_log_likelihood_ratio():
     X1, X2 = rng.normal(size=(5, d)), rng.normal(size=(5, d))
     for x1, x2, got in zip(X1, X2, jb.score(X1, X2), strict=True):
         z = np.r_[x1 - mean, x2 - mean]
-        want = stats.multivariate_normal(np.zeros(2 * d), same).logpdf(z) - stats.multivariate_normal(np.zeros(2 * d), diff).logpdf(z)
+        want = stats.multivariate_normal(np.zeros(2 * d), same).logpdf(z) - stats.multivariate_normal(
+            np.zeros(2 * d), diff
+        ).logpdf(z)
         assert got == pytest.approx(want, rel=1e-9)
         assert jb.score(x1, x2) == pytest.approx(want, rel=1e-9)
 

@@ -137,7 +137,16 @@ def test_toml_config_with_relative_paths(tmp_path):
 
 @pytest.mark.parametrize(
     "text",
-    ["epochz = 3\n", "export_weights_dtype = 'int4'\n", "amp_dtype = 'half'\n", "[loss]\nnme = 'arcface'\n", "epochs = 0\n", "[optim]\nname = 'lbfgs'\n", "sampler = 'x'\n", "epochs = [\n"],
+    [
+        "epochz = 3\n",
+        "export_weights_dtype = 'int4'\n",
+        "amp_dtype = 'half'\n",
+        "[loss]\nnme = 'arcface'\n",
+        "epochs = 0\n",
+        "[optim]\nname = 'lbfgs'\n",
+        "sampler = 'x'\n",
+        "epochs = [\n",
+    ],
 )
 def test_bad_configs_are_invalid_input(tmp_path, text):
     path = tmp_path / "bad.toml"

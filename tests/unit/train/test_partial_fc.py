@@ -194,7 +194,9 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
 
 def test_two_gloo_processes_equal_one_process(tmp_path):
     t0 = time.perf_counter()
-    ctx = mp.start_processes(_worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=False, start_method="spawn")
+    ctx = mp.start_processes(
+        _worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=False, start_method="spawn"
+    )
     deadline = time.monotonic() + 90
     while not ctx.join(timeout=1):
         if time.monotonic() > deadline:

@@ -158,6 +158,8 @@ class OnnxAnalyzerBase:
         probs = self.predict_crops(self.crop(image, boxes))
         labels = self.labels
         return [
-            ExpressionPrediction(label=labels[int(np.argmax(p))], probabilities={k: float(v) for k, v in zip(labels, p, strict=True)}, box=b)
+            ExpressionPrediction(
+                label=labels[int(np.argmax(p))], probabilities={k: float(v) for k, v in zip(labels, p, strict=True)}, box=b
+            )
             for p, b in zip(probs, boxes, strict=True)
         ]

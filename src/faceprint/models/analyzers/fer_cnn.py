@@ -106,9 +106,9 @@ CARD = ModelCard(
         "configs/fer_vgg.toml run). Epoch selected on FER2013 PublicTest (validation) accuracy. Weights "
         "stored as symmetric per-output-channel int8 in the ONNX file, dequantised to float32 when the "
         "session is built (67.01% vs 67.15% for the float32 export; 68.35% with flip TTA for both). "
-        "Input: 48x48 greyscale uint8 face (the graph normalises (x - 127.5)/127.5 and looks at the central 40x40); scored with flip TTA by "
-        "default. Real photos: face crops framed like FER2013 (FER2013_CROP, measured for the default "
-        "MTCNN boxes)."
+        "Input: 48x48 greyscale uint8 face (the graph normalises (x - 127.5)/127.5 and looks at the "
+        "central 40x40); scored with flip TTA by default. Real photos: face crops framed like FER2013 "
+        "(FER2013_CROP, measured for the default MTCNN boxes)."
     ),
     extra={
         "tta": "flip",
@@ -123,7 +123,9 @@ CARD = ModelCard(
 )
 
 
-def fer2013_crops(image: np.ndarray, boxes: Sequence[Box], size: tuple[int, int] = (48, 48), geometry: CropGeometry = FER2013_CROP) -> np.ndarray:
+def fer2013_crops(
+    image: np.ndarray, boxes: Sequence[Box], size: tuple[int, int] = (48, 48), geometry: CropGeometry = FER2013_CROP
+) -> np.ndarray:
     """Grey face crops ``(N, size[1], size[0])`` uint8 framed like FER2013 faces (module docstring)."""
     import cv2
 

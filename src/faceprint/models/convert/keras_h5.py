@@ -462,7 +462,9 @@ def to_onnx(model: KerasModel, input_spec: InputSpec | None = None, *, fold_batc
                 Wk = layer.weights["kernel"]  # (kh, kw, in, out)
                 Wt = np.transpose(Wk, (3, 2, 0, 1))
                 cout = Wt.shape[0]
-                pending[layer.name] = dict(op="Conv", input=t.name, W=Wt, B=bias, attrs=attrs, shape=(cout, oh, ow), activation=act)
+                pending[layer.name] = dict(
+                    op="Conv", input=t.name, W=Wt, B=bias, attrs=attrs, shape=(cout, oh, ow), activation=act
+                )
             else:
                 Dk = layer.weights["depthwise_kernel"]  # (kh, kw, in, multiplier)
                 mult = Dk.shape[3]
@@ -475,7 +477,10 @@ def to_onnx(model: KerasModel, input_spec: InputSpec | None = None, *, fold_batc
                     )
                 else:
                     dw = g.node(
-                        "Conv", [t.name, g.const(f"{layer.name}_depthwise_W", Dt.astype(np.float32))], f"{layer.name}_depthwise", **dw_attrs
+                        "Conv",
+                        [t.name, g.const(f"{layer.name}_depthwise_W", Dt.astype(np.float32))],
+                        f"{layer.name}_depthwise",
+                        **dw_attrs,
                     )
                     Pk = layer.weights["pointwise_kernel"]  # (1, 1, in*mult, out)
                     Pt = np.transpose(Pk, (3, 2, 0, 1))

@@ -58,7 +58,9 @@ class OnnxArcFaceEmbedder:
         threads: onnxruntime intra-op threads.
     """
 
-    def __init__(self, card: ModelCard = CARD, path: str | Path | None = None, threads: int | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, card: ModelCard = CARD, path: str | Path | None = None, threads: int | None = None, **overrides: Any
+    ) -> None:
         if path is not None:
             card = replace(card, source=replace(card.source, path=str(path)))
         if overrides:

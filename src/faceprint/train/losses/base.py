@@ -248,7 +248,9 @@ class MarginSoftmaxLoss(nn.Module):
         full = all_reduce_sum(torch.where(present, local.detach(), torch.zeros_like(local)), ctx.group)
         return torch.where(present, local, full)
 
-    def _check(self, embeddings: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, target_index: torch.Tensor | None) -> None:
+    def _check(
+        self, embeddings: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, target_index: torch.Tensor | None
+    ) -> None:
         if embeddings.ndim != 2 or embeddings.shape[1] != weight.shape[1]:
             raise InvalidInput(f"embeddings must be (B, {weight.shape[1]}), got {tuple(embeddings.shape)}")
         if labels.ndim != 1 or labels.shape[0] != embeddings.shape[0]:

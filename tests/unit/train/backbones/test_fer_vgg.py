@@ -45,7 +45,14 @@ def test_tiny_trains_and_outputs_class_count():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(widths=(8, 16), convs=(1,)), dict(num_classes=1), dict(dropout=1.0), dict(crop=4), dict(crop=64), dict(widths=(), convs=())],
+    [
+        dict(widths=(8, 16), convs=(1,)),
+        dict(num_classes=1),
+        dict(dropout=1.0),
+        dict(crop=4),
+        dict(crop=64),
+        dict(widths=(), convs=()),
+    ],
 )
 def test_bad_arguments(kwargs):
     with pytest.raises(InvalidInput):

@@ -23,7 +23,9 @@ def test_every_registered_loss_trains_and_documents_its_paper():
 def test_margin_losses_share_the_template():
     for name in MARGIN_LOSSES:
         assert issubclass(LOSSES[name], MarginSoftmaxLoss)
-    assert {"arcface", "cosface", "sphereface", "curricularface", "adaface", "magface", "circle", "sphereface2"} <= set(MARGIN_LOSSES)
+    assert {"arcface", "cosface", "sphereface", "curricularface", "adaface", "magface", "circle", "sphereface2"} <= set(
+        MARGIN_LOSSES
+    )
 
 
 def test_input_validation():
