@@ -174,7 +174,7 @@ class Pipeline:
         raw = np.concatenate([self._embed_batch(chips[i : i + self.batch_size]) for i in range(0, len(chips), self.batch_size)])
         norms = np.linalg.norm(raw, axis=1)
         tag = self.model_tag
-        return [Embedding(v, model=tag, norm=float(n)) for v, n in zip(raw, norms)]
+        return [Embedding(v, model=tag, norm=float(n)) for v, n in zip(raw, norms, strict=True)]
 
     def _embed_batch(self, chips: np.ndarray) -> np.ndarray:
         if not self.flip_average:
@@ -201,10 +201,7 @@ class Pipeline:
         n_chips = 0
         for i, image in enumerate(images):
             given = boxes[i] if boxes is not None else None
-            if given is not None:
-                dets = [Detection(b, score=1.0, detector="given") for b in given]
-            else:
-                dets = self.detect(image)
+            dets = [Detection(b, score=1.0, detector="given") for b in given] if given is not None else self.detect(image)
             lms = self.landmarks(image, dets)
             aligned = self.align(image, lms)
             pending.append((dets, lms, aligned))
@@ -214,13 +211,15 @@ class Pipeline:
                 pending, n_chips = [], 0
         yield from self._flush(pending, embed)
 
-    def _flush(self, pending: list[tuple[list[Detection], list[Landmarks], list[AlignedFace]]], embed: bool) -> Iterator[list[Face]]:
+    def _flush(
+        self, pending: list[tuple[list[Detection], list[Landmarks], list[AlignedFace]]], embed: bool
+    ) -> Iterator[list[Face]]:
         all_aligned = [a for _, _, al in pending for a in al]
         embs = self.embed_aligned(all_aligned) if embed else [None] * len(all_aligned)
         k = 0
         for dets, lms, aligned in pending:
             faces = []
-            for d, lm, al in zip(dets, lms, aligned):
+            for d, lm, al in zip(dets, lms, aligned, strict=True):
                 faces.append(Face(detection=d, landmarks=lm, aligned=al, embedding=embs[k]))
                 k += 1
             yield faces
