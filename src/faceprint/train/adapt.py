@@ -39,6 +39,7 @@ import numpy as np
 from faceprint.errors import InvalidInput
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 logger = logging.getLogger(__name__)
@@ -147,15 +148,9 @@ def verification_metrics(scores: np.ndarray, same: np.ndarray, *, folds: int = 1
 
 
 # ------------------------------------------------------------------------------------------ heads
-def _torch():
-    import torch
-
-    return torch
-
-
-def make_projection_head(dim: int, kind: str = "linear", hidden: int = 256):
+def make_projection_head(dim: int, kind: str = "linear", hidden: int = 256) -> nn.Module:
     """A head that starts as the identity map: ``linear`` (W = I, b = 0) or a residual ``mlp``."""
-    torch = _torch()
+    import torch
     from torch import nn
 
     class LinearHead(nn.Module):
@@ -166,7 +161,7 @@ def make_projection_head(dim: int, kind: str = "linear", hidden: int = 256):
                 self.fc.weight.copy_(torch.eye(dim))
                 self.fc.bias.zero_()
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.fc(x)
 
     class MLPHead(nn.Module):
@@ -177,7 +172,7 @@ def make_projection_head(dim: int, kind: str = "linear", hidden: int = 256):
                 self.fc2.weight.zero_()
                 self.fc2.bias.zero_()
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x + self.fc2(torch.relu(self.fc1(x)))
 
     if kind == "linear":
@@ -187,8 +182,9 @@ def make_projection_head(dim: int, kind: str = "linear", hidden: int = 256):
     raise InvalidInput(f"head kind must be 'linear' or 'mlp', got {kind!r}")
 
 
-def _apply_head(head, X: np.ndarray) -> np.ndarray:
-    torch = _torch()
+def _apply_head(head: nn.Module, X: np.ndarray) -> np.ndarray:
+    import torch
+
     head.eval()
     with torch.no_grad():
         out = torch.nn.functional.normalize(head(torch.from_numpy(X)), dim=1).numpy()
@@ -226,7 +222,8 @@ def fit_head(
 ) -> HeadFit:
     """Train a projection head on ``(X, y)`` with ``method`` in {arcface, cosface, triplet}; with a
     validation set, the head of the epoch with the best validation AUC (epoch 0 = identity) is kept."""
-    torch = _torch()
+    import torch
+
     from faceprint.train.imprinting import imprint_weights
     from faceprint.train.losses import build_loss, build_margin_loss
     from faceprint.train.samplers import PKSampler, RandomBatchSampler
@@ -343,7 +340,9 @@ def run_adaptation(
     if X.ndim != 2 or len(X) != len(y):
         raise InvalidInput(f"X must be (N, D) with one label per row; got {X.shape}, {y.shape}")
     if threads:
-        _torch().set_num_threads(int(threads))
+        import torch
+
+        torch.set_num_threads(int(threads))
     train_mask, test_mask = split_identities(y, held_out_fraction, seed=seed)
     Xtr, ytr, Xte, yte = X[train_mask], y[train_mask], X[test_mask], y[test_mask]
     fit_mask, val_mask = (np.ones(len(ytr), bool), np.zeros(len(ytr), bool))

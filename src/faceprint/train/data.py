@@ -12,10 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from faceprint.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +78,7 @@ def load_chip(path: str | Path, size: int = 112) -> np.ndarray:
         raise InvalidInput(f"cannot read training image {path}: {e}") from e
 
 
-def chips_to_tensor(chips: np.ndarray, flip: np.ndarray | None = None):
+def chips_to_tensor(chips: np.ndarray, flip: np.ndarray | None = None) -> torch.Tensor:
     """``(N, H, W, 3)`` uint8 → ``(N, 3, H, W)`` float32 tensor ``(x − 127.5)/127.5``; rows where
     ``flip`` is true are mirrored horizontally."""
     import torch
@@ -124,7 +128,7 @@ class ImageFolderData:
             return self._chips[np.asarray(indices)]
         return np.stack([load_chip(self.paths[i], self.image_size) for i in indices])
 
-    def batch(self, indices: Sequence[int], flip: np.ndarray | None = None):
+    def batch(self, indices: Sequence[int], flip: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(images (B, 3, S, S) float32, labels (B,) int64)`` tensors."""
         import torch
 
@@ -135,7 +139,7 @@ class ImageFolderData:
 class TensorData:
     """In-memory data already in tensor form (tests, synthetic runs): ``images`` (N, 3, S, S)."""
 
-    def __init__(self, images, labels) -> None:
+    def __init__(self, images: Any, labels: Any) -> None:
         import torch
 
         self.images = torch.as_tensor(images, dtype=torch.float32)
@@ -149,7 +153,7 @@ class TensorData:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def batch(self, indices: Sequence[int], flip: np.ndarray | None = None):
+    def batch(self, indices: Sequence[int], flip: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         import torch
 
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)

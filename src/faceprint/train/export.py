@@ -15,7 +15,7 @@ import json
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ from torch import nn
 from faceprint.errors import InvalidInput, ModelIntegrityError
 from faceprint.models.sources import atomic_write_bytes
 from faceprint.train.data import MEAN, STD
+
+if TYPE_CHECKING:
+    from faceprint.models.card import ModelCard
 
 logger = logging.getLogger(__name__)
 
@@ -268,7 +271,7 @@ def card_path(onnx_path: str | Path) -> Path:
     return p.with_name(p.stem + ".card.json")
 
 
-def register_exported(onnx_path: str | Path):
+def register_exported(onnx_path: str | Path) -> ModelCard:
     """Register an exported model by the name in its card — as an expression analyzer when the
     card's ``task`` is ``analyzer`` (:func:`export_classifier_onnx`), else as an embedder; returns
     the card."""

@@ -34,11 +34,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from faceprint.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ class FerAugment:
         return asdict(self)
 
 
-def augment_batch(x, flip: np.ndarray | None, rng: np.random.Generator, aug: FerAugment):
+def augment_batch(x: torch.Tensor, flip: np.ndarray | None, rng: np.random.Generator, aug: FerAugment) -> torch.Tensor:
     """Augmented ``(B, 1, crop, crop)`` float32 tensor from a normalised ``(B, 1, S, S)`` batch."""
     import torch
     import torch.nn.functional as F
@@ -220,14 +223,16 @@ class FerFolderData:
         counts = np.bincount(self.labels, minlength=self.num_classes)
         return {name: int(n) for name, n in zip(self.class_names, counts, strict=True)}
 
-    def tensor(self, indices: Sequence[int] | np.ndarray):
+    def tensor(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
         """Normalised ``(B, 1, S, S)`` float32 tensor of the stored faces (no augmentation)."""
         import torch
 
         x = torch.from_numpy(np.ascontiguousarray(self.images[np.asarray(indices)])).float()
         return ((x - MEAN) / STD).unsqueeze(1).contiguous()
 
-    def batch(self, indices: Sequence[int], flip: np.ndarray | None = None, rng: np.random.Generator | None = None):
+    def batch(
+        self, indices: Sequence[int], flip: np.ndarray | None = None, rng: np.random.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(images, labels)``: augmented ``(B, 1, crop, crop)`` when ``rng`` is given, else the
         plain ``(B, 1, S, S)`` faces (mirrored where ``flip``)."""
         import torch

@@ -67,6 +67,7 @@ import math
 import random
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -346,7 +347,7 @@ def resolve_amp(device_type: str, amp: str = "auto", amp_dtype: str = "auto") ->
     return AmpPlan(enabled=enabled, dtype=dtype, scaled=enabled and dtype == torch.float16)
 
 
-def _lr_lambda(cfg: OptimConfig, total_steps: int):
+def _lr_lambda(cfg: OptimConfig, total_steps: int) -> Callable[[int], float]:
     def f(step: int) -> float:
         if cfg.warmup_steps and step < cfg.warmup_steps:
             return (step + 1) / cfg.warmup_steps

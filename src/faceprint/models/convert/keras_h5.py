@@ -343,7 +343,9 @@ def _check_channels_last(layer: KerasLayer) -> None:
         raise InvalidInput(f"layer {layer.name!r}: data_format {fmt!r} is not supported (channels_last only)")
 
 
-def to_onnx(model: KerasModel, input_spec: InputSpec | None = None, *, fold_batchnorm: bool = True, output_name: str = "output"):
+def to_onnx(
+    model: KerasModel, input_spec: InputSpec | None = None, *, fold_batchnorm: bool = True, output_name: str = "output"
+) -> Any:
     """Build an ``onnx.ModelProto`` computing ``model`` (single input, single output).
 
     BatchNormalization layers whose input is a linear conv/dense output used by nothing else are

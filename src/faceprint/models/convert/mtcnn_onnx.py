@@ -28,6 +28,7 @@ Outputs (all float32):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +69,7 @@ class _GraphBuilder:
         self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
         return name
 
-    def node(self, op: str, inputs: list[str], hint: str, n_out: int = 1, **attrs) -> list[str]:
+    def node(self, op: str, inputs: list[str], hint: str, n_out: int = 1, **attrs: Any) -> list[str]:
         from onnx import helper
 
         self._n += 1
@@ -115,7 +116,7 @@ class _GraphBuilder:
     def conv_sd(self, x: str, prefix: str, shape: tuple[int, ...]) -> str:
         return self.conv(x, self.w(prefix + ".weight", shape), self.w(prefix + ".bias", (shape[0],)), prefix)
 
-    def model(self, inp, outputs):
+    def model(self, inp: Any, outputs: list[Any]) -> Any:
         from onnx import checker, helper
 
         graph = helper.make_graph(self.nodes, self.name, [inp], outputs, initializer=self.inits)
@@ -152,7 +153,7 @@ def _reorder_dense(w: np.ndarray, c: int, h: int, wd: int) -> np.ndarray:
     return np.ascontiguousarray(w4.transpose(0, 3, 2, 1).reshape(out_f, c * h * wd))  # [o, ch, y, x]
 
 
-def build_pnet(sd: Mapping[str, np.ndarray]):
+def build_pnet(sd: Mapping[str, np.ndarray]) -> Any:
     g = _GraphBuilder(sd, "mtcnn_pnet")
     x = g.first_conv("input", "conv1", (10, 3, 3, 3))
     x = g.prelu(x, g.w("prelu1.weight", (10,)), "prelu1", True)
@@ -175,7 +176,7 @@ def build_pnet(sd: Mapping[str, np.ndarray]):
     return _finish(g, {reg: "reg", prob: "prob"}, None, {"reg": ["N", 4, "h", "w"], "prob": ["N", "h", "w"]})
 
 
-def build_rnet(sd: Mapping[str, np.ndarray]):
+def build_rnet(sd: Mapping[str, np.ndarray]) -> Any:
     g = _GraphBuilder(sd, "mtcnn_rnet")
     x = g.first_conv("input", "conv1", (28, 3, 3, 3))
     x = g.prelu(x, g.w("prelu1.weight", (28,)), "prelu1", True)
@@ -194,7 +195,7 @@ def build_rnet(sd: Mapping[str, np.ndarray]):
     return _finish(g, {reg: "reg", prob: "prob"}, 24, {"reg": ["N", 4], "prob": ["N"]})
 
 
-def build_onet(sd: Mapping[str, np.ndarray]):
+def build_onet(sd: Mapping[str, np.ndarray]) -> Any:
     g = _GraphBuilder(sd, "mtcnn_onet")
     x = g.first_conv("input", "conv1", (32, 3, 3, 3))
     x = g.prelu(x, g.w("prelu1.weight", (32,)), "prelu1", True)
@@ -217,7 +218,7 @@ def build_onet(sd: Mapping[str, np.ndarray]):
     return _finish(g, {reg: "reg", pts: "points", prob: "prob"}, 48, {"reg": ["N", 4], "points": ["N", 10], "prob": ["N"]})
 
 
-def _finish(g: _GraphBuilder, rename: dict[str, str], size: int | None, shapes: dict[str, list]):
+def _finish(g: _GraphBuilder, rename: dict[str, str], size: int | None, shapes: dict[str, list]) -> Any:
     from onnx import TensorProto, helper
 
     for node in g.nodes:

@@ -61,7 +61,7 @@ def dlib_rect_to_box(left: int, top: int, right: int, bottom: int, width: int, h
     return box
 
 
-def box_to_dlib_rect(box: Box):
+def box_to_dlib_rect(box: Box) -> Any:
     """The dlib ``rectangle`` for a :class:`Box` (inverse of :func:`dlib_rect_to_box`)."""
     import dlib
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class DlibDetectorBase:
             self._detector = self._load()
         return self._detector
 
-    def load(self):
+    def load(self) -> Self:
         with self._lock:
             self._get()
         return self

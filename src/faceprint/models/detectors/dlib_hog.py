@@ -20,6 +20,7 @@ below 0 to find more (and more false) faces.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -70,11 +71,11 @@ class DlibHogDetector(DlibDetectorBase):
     ) -> None:
         super().__init__(card=card, upsample=upsample, min_size=min_size, score_threshold=score_threshold)
 
-    def _load(self):
+    def _load(self) -> Any:
         import dlib
 
         return dlib.get_frontal_face_detector()
 
-    def _run(self, detector, image: np.ndarray):
+    def _run(self, detector: Any, image: np.ndarray) -> list[tuple[Any, float]]:
         rects, scores, _ = detector.run(image, self.upsample, self.score_threshold)
         return list(zip(rects, scores, strict=True))

@@ -19,6 +19,7 @@ detections below it; values below 0 have no effect (dlib does not report them).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -75,7 +76,7 @@ class DlibMmodDetector(DlibDetectorBase):
         super().__init__(card=card, upsample=upsample, min_size=min_size, score_threshold=score_threshold)
         self.verify = bool(verify)
 
-    def _load(self):
+    def _load(self) -> Any:
         import dlib
 
         from faceprint.models.sources import package_file, verify_sha256
@@ -87,5 +88,5 @@ class DlibMmodDetector(DlibDetectorBase):
         logger.debug("loading %s", path)
         return dlib.cnn_face_detection_model_v1(str(path))
 
-    def _run(self, detector, image: np.ndarray):
+    def _run(self, detector: Any, image: np.ndarray) -> list[tuple[Any, float]]:
         return [(m.rect, float(m.confidence)) for m in detector(image, self.upsample)]

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -118,7 +119,7 @@ def dlib_style_box(box: Box) -> Box:
 # Model loading
 
 
-def _cache_path(name: str):
+def _cache_path(name: str) -> Path:
     from faceprint.models.convert.mtcnn_onnx import CONVERTER_VERSION
     from faceprint.models.sources import cached_artifact
 
@@ -324,7 +325,9 @@ def _bbreg(b: np.ndarray, reg: np.ndarray) -> np.ndarray:
     return b
 
 
-def _crops(iis: list[np.ndarray], boxes: np.ndarray, img_idx: np.ndarray, size: int):
+def _crops(
+    iis: list[np.ndarray], boxes: np.ndarray, img_idx: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Area-resampled crops of ``boxes`` (K, ≥4), each in image ``img_idx[k]``, as facenet-pytorch's
     ``pad`` + crop: truncate to int, clip to ``[1, w] × [1, h]`` (1-based, inclusive), take
     ``img[y1-1:y2, x1-1:x2]``. Boxes left with no pixels are dropped (facenet-pytorch skips them

@@ -83,7 +83,7 @@ class OnnxArcFaceEmbedder:
         self._session = None
         self._lock = threading.Lock()
 
-    def _load(self):
+    def _load(self) -> Any:
         if self._session is None:
             with self._lock:
                 if self._session is None:

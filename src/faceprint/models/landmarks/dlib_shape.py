@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -112,7 +113,7 @@ class DlibShapePredictor:
     def __repr__(self) -> str:
         return f"DlibShapePredictor({self.card.name!r})"
 
-    def _get(self):
+    def _get(self) -> Any:
         # Called with self._lock held.
         if self._predictor is None:
             import dlib

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from faceprint.errors import ModelUnavailable
 
@@ -22,7 +23,7 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def create_session(model: str | Path | bytes, *, threads: int | None = None, providers: list[str] | None = None):
+def create_session(model: str | Path | bytes, *, threads: int | None = None, providers: list[str] | None = None) -> Any:
     """An ``onnxruntime.InferenceSession`` for ``model`` (path or serialized bytes).
 
     Providers default to CPU only: faceprint never silently falls back from a requested GPU — if a

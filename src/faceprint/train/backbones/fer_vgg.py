@@ -24,6 +24,7 @@ The input is ``(N, 1, S, S)`` float32, normalised ``(x − 127.5)/127.5`` (see
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -90,12 +91,12 @@ class FerVGG(nn.Module):
         return self.fc(self.dropout(x))
 
 
-def fer_vgg(num_classes: int = 7, **kwargs) -> FerVGG:
+def fer_vgg(num_classes: int = 7, **kwargs: Any) -> FerVGG:
     """The shipped configuration (module docstring); ``kwargs`` override ``FerVGG``'s."""
     return FerVGG(num_classes, **kwargs)
 
 
-def fer_vgg_tiny(num_classes: int = 7, **kwargs) -> FerVGG:
+def fer_vgg_tiny(num_classes: int = 7, **kwargs: Any) -> FerVGG:
     """A very small variant for tests."""
     kwargs.setdefault("widths", (8, 16, 16, 32))
     kwargs.setdefault("convs", (1, 1, 1, 1))

@@ -14,6 +14,7 @@ BN1d, giving the embedding.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -84,9 +85,9 @@ class IResNet(nn.Module):
         return self.features(self.fc(self.dropout(torch.flatten(x, 1))))
 
 
-def iresnet18(embedding_dim: int = 512, **kwargs) -> IResNet:
+def iresnet18(embedding_dim: int = 512, **kwargs: Any) -> IResNet:
     return IResNet((2, 2, 2, 2), (64, 128, 256, 512), embedding_dim, **kwargs)
 
 
-def iresnet_tiny(embedding_dim: int = 128, **kwargs) -> IResNet:
+def iresnet_tiny(embedding_dim: int = 128, **kwargs: Any) -> IResNet:
     return IResNet((1, 1, 1, 1), (8, 16, 32, 64), embedding_dim, **kwargs)

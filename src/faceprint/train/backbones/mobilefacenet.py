@@ -14,6 +14,7 @@ BN. PReLU everywhere a non-linearity is used; the bottleneck projection is linea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -95,10 +96,10 @@ class MobileFaceNet(nn.Module):
         return self.bn(torch.flatten(self.linear(x), 1))
 
 
-def mobilefacenet(embedding_dim: int = 128, **kwargs) -> MobileFaceNet:
+def mobilefacenet(embedding_dim: int = 128, **kwargs: Any) -> MobileFaceNet:
     return MobileFaceNet(embedding_dim, **kwargs)
 
 
-def mobilefacenet_tiny(embedding_dim: int = 128, **kwargs) -> MobileFaceNet:
+def mobilefacenet_tiny(embedding_dim: int = 128, **kwargs: Any) -> MobileFaceNet:
     setting = ((2, 32, 1, 2), (2, 64, 1, 2), (2, 64, 1, 1), (2, 64, 1, 2))
     return MobileFaceNet(embedding_dim, setting=setting, width=0.5, last_channels=256, **kwargs)
