@@ -83,7 +83,10 @@ def embed_face(image: Any, *, select: Selection | int = "largest", pipeline: Pip
     found = faces(img, pipeline=pipeline)
     if not found:
         raise NoFaceFound("no face found", source=_describe(image))
-    return select_face(found, select, img.shape).embedding  # process() embeds every face
+    emb = select_face(found, select, img.shape).embedding  # process() embeds every face
+    if emb is None:  # pragma: no cover - a pipeline that returned faces without embeddings
+        raise NoFaceFound("the face found has no embedding", source=_describe(image))
+    return emb
 
 
 def _describe(image: Any) -> str | None:

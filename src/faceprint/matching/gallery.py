@@ -50,6 +50,7 @@ Parts (each one job; this class composes them)
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -235,7 +236,9 @@ class Gallery:
         m = self.store.model()
         return m[0] if m else None
 
-    def threshold(self, model: str | None = None, *, threshold: float | None = None, target_fpir: float | None = None) -> Threshold:
+    def threshold(
+        self, model: str | None = None, *, threshold: float | None = None, target_fpir: float | None = None
+    ) -> Threshold:
         """The identification :class:`~faceprint.matching.calibration.Threshold` in force for this
         gallery as it is now (its value, source, target FPIR and the composition it was solved for)."""
         from faceprint.matching.thresholds import resolve_identification_threshold, user_open_set_path
@@ -363,7 +366,9 @@ class Gallery:
             )
         return out
 
-    def identify(self, image: Any, k: int = 5, *, threshold: float | None = None, target_fpir: float | None = None) -> list[IdentifiedFace]:
+    def identify(
+        self, image: Any, k: int = 5, *, threshold: float | None = None, target_fpir: float | None = None
+    ) -> list[IdentifiedFace]:
         """Top-``k`` identities for every face in ``image`` (most prominent first), each with the
         open-set decision (threshold for ``target_fpir`` and this gallery's size unless
         ``threshold`` is given). ``image`` may also be an :class:`Embedding` (one result, no box).
@@ -489,8 +494,8 @@ class Gallery:
                 desc = describe(item, i)
                 try:
                     name = enrolment_name(name)
-                    src = read_input(item, i, with_hash=True)
-                    prepared.append((name, src.name, src, None))
+                    inp = read_input(item, i, with_hash=True)
+                    prepared.append((name, inp.name, inp, None))
                 except Exception as e:  # noqa: BLE001 - reported per image
                     prepared.append((name, desc, None, e))
             todo = [(k, s) for k, (_, _, s, _) in enumerate(prepared) if s is not None and s.embedding is None]
@@ -558,11 +563,11 @@ class Gallery:
             finally:
                 self._search.forget_deleted(had)
 
-    def list(self) -> list[IdentityRecord]:
+    def list(self) -> builtins.list[IdentityRecord]:
         """Every enrolled person, by name, with their number of faces."""
         return self.store.identities()
 
-    def show(self, name: str) -> tuple[IdentityRecord, list[FaceRecord]]:
+    def show(self, name: str) -> tuple[IdentityRecord, builtins.list[FaceRecord]]:
         """A person's record and enrolled faces."""
         rec = self.store.identity(name)
         if rec is None:

@@ -105,7 +105,12 @@ class EnrollResult:
         return [o.face_id for o in self.outcomes if o.face_id is not None]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "enrolled": self.n_enrolled, "duplicates": self.n_duplicates, "images": [o.to_dict() for o in self.outcomes]}
+        return {
+            "name": self.name,
+            "enrolled": self.n_enrolled,
+            "duplicates": self.n_duplicates,
+            "images": [o.to_dict() for o in self.outcomes],
+        }
 
 
 @dataclass(frozen=True)
@@ -117,4 +122,10 @@ class ReembedReport:
     dropped: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model_from": self.model_from, "model_to": self.model_to, "reembedded": self.n_reembedded, "dropped": self.n_dropped, "dropped_sources": list(self.dropped[:50])}
+        return {
+            "model_from": self.model_from,
+            "model_to": self.model_to,
+            "reembedded": self.n_reembedded,
+            "dropped": self.n_dropped,
+            "dropped_sources": list(self.dropped[:50]),
+        }

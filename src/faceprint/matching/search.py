@@ -50,7 +50,9 @@ def index_path_of(store: GalleryStore) -> Path | None:
 class GallerySearch:
     """The search side of a gallery over one store (thread-safe)."""
 
-    def __init__(self, store: GalleryStore, *, index: IndexKind = "auto", combine: Combine = "mean", persist: bool = True) -> None:
+    def __init__(
+        self, store: GalleryStore, *, index: IndexKind = "auto", combine: Combine = "mean", persist: bool = True
+    ) -> None:
         self.store = store
         self.combine: Combine = combine
         self.persist = persist
@@ -314,7 +316,7 @@ class GallerySearch:
                 return self._search_mean(idx, q, k, mean_exact_max)
             n = len(idx)
             out: list[list[Hit]] = [[] for _ in range(len(q))]
-            todo = np.arange(len(q))
+            todo: np.ndarray = np.arange(len(q))
             kk = min(n, max(4 * k, k + 16))
             while todo.size and n:
                 s, f, ii = idx.search(q[todo], kk)

@@ -95,9 +95,16 @@ def save_index(index: VectorIndex, path: str | os.PathLike[str], *, stamp: tuple
     from faceprint.models.sources import atomic_write_bytes
 
     p = Path(path)
-    meta = {"format": FORMAT, "kind": index.kind, "stamp": [stamp[0], int(stamp[1])], "model": model, "dim": index.dim, "n": len(index)}
+    meta = {
+        "format": FORMAT,
+        "kind": index.kind,
+        "stamp": [stamp[0], int(stamp[1])],
+        "model": model,
+        "dim": index.dim,
+        "n": len(index),
+    }
     buf = io.BytesIO()
-    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **index.state())
+    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **index.state())  # type: ignore[arg-type]
     atomic_write_bytes(p, buf.getvalue())
     return p
 

@@ -180,7 +180,9 @@ class CountsTemplates(Protocol):
 class SearchesIdentities(Protocol):
     """Native mean-template search (``combine="mean"`` on a store with ``native_search``)."""
 
-    def search_identities(self, queries: np.ndarray, k: int, among: Sequence[Sequence[int]] | None = None) -> list[list[tuple[int, float, int]]]:
+    def search_identities(
+        self, queries: np.ndarray, k: int, among: Sequence[Sequence[int]] | None = None
+    ) -> list[list[tuple[int, float, int]]]:
         """Top-``k`` ``(identity_id, score, -1)`` per query by identity template, among the given
         identity ids per query (all when None)."""
 

@@ -18,6 +18,7 @@ indexes to catch up).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -179,10 +180,8 @@ class SqliteStore(SqlStoreMixin):
             yield c
             c.execute("COMMIT")
         except BaseException as e:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 c.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             if isinstance(e, sqlite3.Error):
                 raise gallery_error(e, self.location, "write") from e
             raise
@@ -200,10 +199,8 @@ class SqliteStore(SqlStoreMixin):
         except sqlite3.Error as e:
             raise gallery_error(e, self.location, "read") from e
         finally:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 c.execute("COMMIT")
-            except sqlite3.Error:
-                pass
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -215,10 +212,8 @@ class SqliteStore(SqlStoreMixin):
         with self._lock:
             conns, self._all_conns = self._all_conns, []
         for c in conns:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 c.close()
-            except sqlite3.Error:  # pragma: no cover
-                pass
         self._local = threading.local()
 
     def __enter__(self) -> SqliteStore:
@@ -328,7 +323,8 @@ class SqliteStore(SqlStoreMixin):
 
     @staticmethod
     def _upsert_identity(c: sqlite3.Connection, name: str, metadata_json: str, replace_metadata: bool) -> int:
-        c.execute("INSERT OR IGNORE INTO identities(name, metadata, created) VALUES (?, ?, ?)", (name, metadata_json, time.time()))
+        sql = "INSERT OR IGNORE INTO identities(name, metadata, created) VALUES (?, ?, ?)"
+        c.execute(sql, (name, metadata_json, time.time()))
         if replace_metadata:
             c.execute("UPDATE identities SET metadata=? WHERE name=?", (metadata_json, name))
         return int(c.execute("SELECT id FROM identities WHERE name=?", (name,)).fetchone()[0])
