@@ -110,6 +110,7 @@ class FlatIndex:
                 self._fids[row] = self._fids[last]
                 self._iids[row] = self._iids[last]
                 self._pos[int(self._fids[row])] = row
+            self._vecs[last] = 0.0  # a removed face's vector is not kept, even in spare capacity
             self._fids[last] = -1
             self._iids[last] = -1
             self._n -= 1

@@ -47,6 +47,9 @@ class SqlStoreMixin:
     def identity(self, name: str) -> IdentityRecord | None:
         raise NotImplementedError
 
+    def _erase_deleted(self) -> None:
+        """Called after a delete committed: make the deleted bytes unrecoverable (dialect hook)."""
+
     def _sql(self, text: str) -> str:
         """Shared SQL (written with ``?`` markers) in the driver's parameter style."""
         return text if self._PARAM == "?" else text.replace("?", self._PARAM)
@@ -111,4 +114,5 @@ class SqlStoreMixin:
                 raise UnknownIdentity(f"no identity named {name!r} in the gallery {self.location}")
             n = c.execute(self._sql("SELECT COUNT(*) FROM faces WHERE identity_id=?"), (row[0],)).fetchone()[0]
             c.execute(self._sql("DELETE FROM identities WHERE id=?"), (row[0],))
+        self._erase_deleted()
         return int(n)

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from faceprint.errors import GalleryError, StorageError
+from faceprint.fsperm import create_private_file, make_private, private_dir
 from faceprint.matching.store._shared import SqlStoreMixin
 from faceprint.matching.store.base import Change, FaceRecord, IdentityRecord, NewFace
 from faceprint.types import Box
@@ -142,10 +143,16 @@ class SqliteStore(SqlStoreMixin):
             if not create:
                 raise GalleryError(f"no gallery at {self.path}")
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(self.path.parent)
+                create_private_file(self.path)  # SQLite gives -wal and -shm the file's permissions
             except OSError as e:
-                raise GalleryError(f"cannot create the gallery directory {self.path.parent}: {e}") from e
+                raise GalleryError(f"cannot create the gallery {self.path} in {self.path.parent}: {e}") from e
+        make_private(*self.files())  # galleries made before files were private
         self._init_schema()
+
+    def files(self) -> list[Path]:
+        """The gallery's files on disk: the database and SQLite's ``-wal`` / ``-shm`` beside it."""
+        return [self.path, self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm")]
 
     # ------------------------------------------------------------ connections
 
@@ -161,6 +168,7 @@ class SqliteStore(SqlStoreMixin):
                 c.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
                 c.execute("PRAGMA foreign_keys = ON")
                 c.execute("PRAGMA synchronous = FULL")
+                c.execute("PRAGMA secure_delete = ON")  # deleted rows' bytes are overwritten, not just unlinked
             except sqlite3.Error as e:
                 raise gallery_error(e, self.location, "open") from e
             self._local.conn = c
@@ -375,7 +383,23 @@ class SqliteStore(SqlStoreMixin):
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i : i + _CHUNK]
                 n += c.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk).rowcount
+        self._erase_deleted()
         return n
+
+    def _erase_deleted(self) -> None:
+        """After a delete: the rows' bytes were overwritten in their pages (``secure_delete``);
+        copy those pages into the database file and empty the WAL (``wal_checkpoint(TRUNCATE)``,
+        which waits up to the busy timeout for readers), so the old bytes are in no file."""
+        try:
+            busy, _, _ = self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as e:
+            raise gallery_error(e, self.location, "erase deleted data from") from e
+        if busy:
+            raise StorageError(
+                f"deleted from the gallery {self.location}, but another process kept the write-ahead log busy "
+                f"for over {BUSY_TIMEOUT_S:.0f} s, so the deleted bytes may remain in {self.path.name}-wal "
+                "until it finishes; run the delete again to finish erasing"
+            )
 
     def replace_model(self, model: str, dim: int, vectors: dict[int, np.ndarray]) -> None:
         with self._write() as c:
@@ -391,6 +415,7 @@ class SqliteStore(SqlStoreMixin):
                 c.execute("UPDATE faces SET embedding=?, model=?, dim=? WHERE id=?", (v.tobytes(), model, dim, int(fid)))
             c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('model', ?)", (model,))
             c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('dim', ?)", (str(dim),))
+        self._erase_deleted()
 
     # ----------------------------------------------------------------- reads
 
@@ -519,8 +544,10 @@ class SqliteStore(SqlStoreMixin):
     # ------------------------------------------------------------ utilities
 
     def backup_to(self, dest: str | os.PathLike[str]) -> Path:
-        """A consistent copy of the whole gallery into a new SQLite file (online backup API)."""
+        """A consistent copy of the whole gallery into a new SQLite file (online backup API),
+        readable by its owner only."""
         d = Path(dest)
+        create_private_file(d)
         try:
             target = sqlite3.connect(d)
             try:
