@@ -24,7 +24,9 @@ import logging
 import os
 import sqlite3
 import threading
+import tempfile
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -117,6 +119,18 @@ def gallery_error(e: BaseException, location: str, action: str = "use") -> Galle
     return err
 
 
+def _immutable_dir(path: Path) -> bool:
+    """Whether ``path`` refuses new files even to root (``chattr +i``), where access() says yes."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".faceprint-probe-")
+    except OSError:
+        return True
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    return False
+
+
 def _box_of(row: Sequence[Any]) -> Box | None:
     if row[0] is None:
         return None
@@ -139,6 +153,9 @@ class SqliteStore(SqlStoreMixin):
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._all_conns: list[sqlite3.Connection] = []
+        self._uri: str | None = None  # set when the gallery could only be opened read-only
+        #: True when the gallery's directory is not writable and it was opened read-only.
+        self.read_only = False
         if not self.path.exists():
             if not create:
                 raise GalleryError(f"no gallery at {self.path}")
@@ -164,22 +181,58 @@ class SqliteStore(SqlStoreMixin):
         c = getattr(self._local, "conn", None)
         if c is None:
             try:
-                c = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-                c.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-                c.execute("PRAGMA foreign_keys = ON")
-                c.execute("PRAGMA synchronous = FULL")
-                c.execute("PRAGMA secure_delete = ON")  # deleted rows' bytes are overwritten, not just unlinked
+                c = self._connect(self._uri)
             except sqlite3.Error as e:
-                raise gallery_error(e, self.location, "open") from e
+                c = self._read_only_fallback(e)
             self._local.conn = c
             with self._lock:
                 self._all_conns.append(c)
         return c
 
+    def _connect(self, uri: str | None) -> sqlite3.Connection:
+        target = uri if uri is not None else str(self.path)
+        c = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False, uri=uri is not None)
+        try:
+            c.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            c.execute("PRAGMA foreign_keys = ON")
+            c.execute("PRAGMA synchronous = FULL")
+            c.execute("PRAGMA secure_delete = ON")  # deleted rows' bytes are overwritten, not just unlinked
+            c.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # opens the file (and the WAL) now
+        except BaseException:
+            c.close()
+            raise
+        return c
+
+    def _read_only_fallback(self, e: sqlite3.Error) -> sqlite3.Connection:
+        """A gallery in a directory this process may not write cannot get SQLite's ``-shm`` file:
+        open it read-only (``mode=ro``; ``immutable=1`` when there is no WAL left to read, as
+        after a clean close). Reads work; writes fail with a read-only StorageError."""
+        if self._uri is not None or not self.path.is_file() or os.access(self.path.parent, os.W_OK) and not _immutable_dir(self.path.parent):
+            raise gallery_error(e, self.location, "open") from e
+        base = "file:" + urllib.parse.quote(str(self.path.resolve()))
+        wal = self.path.with_name(self.path.name + "-wal")
+        last: sqlite3.Error = e
+        for uri in (f"{base}?mode=ro", f"{base}?mode=ro&immutable=1") if wal.exists() else (f"{base}?mode=ro&immutable=1",):
+            try:
+                c = self._connect(uri)
+            except sqlite3.Error as e2:
+                last = e2
+                continue
+            self._uri = uri
+            self.read_only = True
+            logger.info("gallery %s opened read-only (its directory is not writable)", self.location)
+            return c
+        raise gallery_error(last, self.location, "open") from last
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``): commit on success, roll back on error."""
         c = self._conn()
+        if self.read_only:
+            raise StorageError(
+                f"cannot write the gallery {self.location}: the database file or its directory is read-only "
+                "(check permissions, or point --home / FACEPRINT_HOME at a writable directory)"
+            )
         try:
             c.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
