@@ -88,7 +88,8 @@ CHILD = textwrap.dedent(
 
 def test_sigkill_right_after_delete_leaves_nothing(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    proc = subprocess.run([sys.executable, "-c", CHILD.format(fakes=FAKES_DIR, home=str(home))], capture_output=True, text=True, timeout=120)
+    script = CHILD.format(fakes=FAKES_DIR, home=str(home))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL and "saved" in proc.stdout, proc.stderr
     assert holders(home, vector(1, 0)) == []
     assert holders(home, vector(2, 0))  # bob is still there (the search does see stored bytes)

@@ -23,8 +23,8 @@ import json
 import logging
 import os
 import sqlite3
-import threading
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
@@ -207,7 +207,8 @@ class SqliteStore(SqlStoreMixin):
         """A gallery in a directory this process may not write cannot get SQLite's ``-shm`` file:
         open it read-only (``mode=ro``; ``immutable=1`` when there is no WAL left to read, as
         after a clean close). Reads work; writes fail with a read-only StorageError."""
-        if self._uri is not None or not self.path.is_file() or os.access(self.path.parent, os.W_OK) and not _immutable_dir(self.path.parent):
+        writable_dir = os.access(self.path.parent, os.W_OK) and not _immutable_dir(self.path.parent)
+        if self._uri is not None or not self.path.is_file() or writable_dir:
             raise gallery_error(e, self.location, "open") from e
         base = "file:" + urllib.parse.quote(str(self.path.resolve()))
         wal = self.path.with_name(self.path.name + "-wal")
