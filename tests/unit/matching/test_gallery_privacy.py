@@ -197,3 +197,38 @@ def test_read_only_gallery_reads_and_refuses_writes(tmp_path: Path, what: str) -
     assert g.count() == (2, 2) and g.store.integrity_check() == "ok"  # type: ignore[attr-defined]
     g.enroll("cy", make_image(3, 0))
     g.close()
+
+
+def test_postgres_vacuum_on_delete(pg_url: str) -> None:
+    """PostgreSQL keeps deleted tuples until VACUUM; ``vacuum_on_delete`` runs it before the call
+    returns (measured by the server's own counter)."""
+    import uuid
+
+    from faceprint.matching.store.postgres import PostgresStore
+
+    store = PostgresStore(pg_url, schema="t" + uuid.uuid4().hex[:10], vacuum_on_delete=True)
+    try:
+        g = Gallery(home=None, pipeline=FakePipeline(), store=store, threshold=THR, persist_index=False)
+        g.enroll("ada", Embedding(vector(1, 0), model=MODEL))
+        g.enroll("bob", Embedding(vector(2, 0), model=MODEL))
+
+        def vacuums() -> int:
+            c = store._conn()
+            row = c.execute(
+                "SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = %s AND relname = 'faces'", (store.schema,)
+            ).fetchone()
+            return int(row[0])
+
+        before = vacuums()
+        assert g.delete("ada") == 1
+        c = store._conn()
+        c.execute("SELECT pg_stat_clear_snapshot()")
+        assert vacuums() == before + 1
+        dead = c.execute(
+            "SELECT n_dead_tup FROM pg_stat_user_tables WHERE schemaname = %s AND relname = 'faces'", (store.schema,)
+        ).fetchone()[0]
+        assert dead == 0
+        assert [r.name for r in g.list()] == ["bob"]
+    finally:
+        store.drop()
+        store.close()

@@ -132,7 +132,13 @@ class PostgresStore(SqlStoreMixin):
     _PARAM = "%s"
 
     def __init__(
-        self, url: str, *, schema: str = "faceprint", ef_search: int = DEFAULT_EF_SEARCH, connect_timeout: int = 10
+        self,
+        url: str,
+        *,
+        schema: str = "faceprint",
+        ef_search: int = DEFAULT_EF_SEARCH,
+        connect_timeout: int = 10,
+        vacuum_on_delete: bool = False,
     ) -> None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
             raise InvalidInput(f"schema must be a plain SQL identifier, got {schema!r}")
@@ -141,6 +147,10 @@ class PostgresStore(SqlStoreMixin):
         self.location = f"{redact(url)} (schema {schema})"
         self.ef_search = int(ef_search)
         self.connect_timeout = connect_timeout
+        #: run ``VACUUM`` on the gallery's tables after every delete, so dead tuples holding deleted
+        #: embeddings are reclaimed before the call returns (off by default: on a large gallery it
+        #: scans the whole HNSW index; see docs/gallery.md for what PostgreSQL keeps otherwise).
+        self.vacuum_on_delete = bool(vacuum_on_delete)
         self._local = threading.local()
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -377,7 +387,21 @@ class PostgresStore(SqlStoreMixin):
     def delete_faces(self, face_ids: Sequence[int]) -> int:
         with self._write() as c:
             cur = c.execute("DELETE FROM faces WHERE id = ANY(%s)", ([int(i) for i in face_ids],))
-            return int(cur.rowcount)
+            n = int(cur.rowcount)
+        self._erase_deleted()
+        return n
+
+    def _erase_deleted(self) -> None:
+        """With ``vacuum_on_delete``: ``VACUUM`` the faces and identities tables (outside any
+        transaction: the connection is in autocommit mode). A failure is logged, not raised: the
+        delete itself has committed."""
+        if not self.vacuum_on_delete:
+            return
+        psycopg = _psycopg()
+        try:
+            self._conn().execute("VACUUM faces, identities")
+        except psycopg.Error as e:
+            logger.warning("VACUUM after a delete in %s failed: %s", self.location, e)
 
     def replace_model(self, model: str, dim: int, vectors: dict[int, np.ndarray]) -> None:
         with self._write() as c:
