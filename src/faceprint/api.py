@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from faceprint.defaults import default_pipeline, set_default_pipeline
+from faceprint import defaults as _defaults
 from faceprint.errors import InvalidInput, NoFaceFound
 from faceprint.pipeline import Pipeline, Selection, select_face
 from faceprint.types import Detection, Embedding, Face, Verification
@@ -43,6 +43,23 @@ __all__ = [
     "set_default_pipeline",
     "verify",
 ]
+
+
+#: An override older code (and tests) assign directly; the state lives in :mod:`faceprint.defaults`.
+_default: Pipeline | None = None
+
+
+def default_pipeline() -> Pipeline:
+    """The process-wide default pipeline, built lazily on first call (thread-safe)."""
+    return _default if _default is not None else _defaults.default_pipeline()
+
+
+def set_default_pipeline(pipeline: Pipeline | None) -> None:
+    """Replace the default pipeline (None resets it to be rebuilt from defaults on next use); it
+    applies to every later call, galleries already opened without a pipeline included."""
+    global _default
+    _default = None
+    _defaults.set_default_pipeline(pipeline)
 
 
 def load_image(source: Any, *, max_pixels: int | None = None) -> np.ndarray:
