@@ -232,3 +232,34 @@ def test_postgres_vacuum_on_delete(pg_url: str) -> None:
     finally:
         store.drop()
         store.close()
+
+
+def test_cli_remove_erases_and_read_only_cli_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI goes through the same Gallery: ``gallery remove`` leaves no byte of the removed
+    person's embeddings; on a read-only gallery ``gallery list`` works and ``enroll`` exits 3."""
+    from gallery_fakes import save_png
+
+    import faceprint.api as api
+    from faceprint.cli.main import main
+
+    pipe = FakePipeline()
+    api.set_default_pipeline(pipe)  # type: ignore[arg-type]
+    try:
+        home = tmp_path / "home"
+        photos = [save_png(tmp_path / "p" / f"ada{v}.png", 1, v) for v in range(2)] + [save_png(tmp_path / "p" / "bob.png", 2, 0)]
+        assert main(["enroll", "ada", str(photos[0]), str(photos[1]), "--home", str(home)]) == 0
+        assert main(["enroll", "bob", str(photos[2]), "--home", str(home)]) == 0
+        assert main(["identify", str(photos[0]), "--home", str(home), "--threshold", "0.7", "--json"]) == 0
+        assert holders(home, vector(1, 0))
+        assert main(["gallery", "remove", "ada", "--home", str(home)]) == 0
+        assert holders(home, vector(1, 0)) == [] and holders(home, vector(1, 1)) == []
+        capsys.readouterr()
+        with immutable([*files_under(home), home]):
+            assert main(["gallery", "list", "--home", str(home), "--json"]) == 0
+            assert "bob" in capsys.readouterr().out
+            assert main(["identify", str(photos[2]), "--home", str(home), "--threshold", "0.7", "--json"]) == 0
+            assert "bob" in capsys.readouterr().out
+            assert main(["enroll", "cy", str(photos[0]), "--home", str(home)]) == 3
+            assert "read-only" in capsys.readouterr().err
+    finally:
+        api.set_default_pipeline(None)
