@@ -74,16 +74,7 @@ class Enrolment:
         self._finds_by_hash = isinstance(store, FindsFacesByHash)
 
     def _check(self, pipe: GalleryPipeline) -> str:
-        tag = str(pipe.model_tag)
-        m = self.store.model()
-        gm = m[0] if m else None
-        if gm is not None and tag != gm:
-            raise GalleryError(
-                f"the gallery holds embeddings of model {gm} but the pipeline makes {tag}: "
-                "models are never mixed. Use a pipeline with the gallery's model, or re-embed the gallery "
-                "(`faceprint gallery reembed`)"
-            )
-        return tag
+        return check_pipeline_model(self.store, pipe)
 
     @staticmethod
     def _face_of(src: GalleryInput, faces: Sequence[Face], select: Selection | int | None) -> NewFace:
