@@ -15,33 +15,51 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from faceprint import defaults as _defaults
 from faceprint.errors import InvalidInput, NoFaceFound
-from faceprint.pipeline import Pipeline, PipelineConfig, Selection, select_face
+from faceprint.pipeline import Pipeline, Selection, select_face
 from faceprint.types import Detection, Embedding, Face, Verification
 
-_default_lock = threading.Lock()
+if TYPE_CHECKING:
+    from faceprint.analysis import FaceAnalysis
+    from faceprint.matching.gallery import Gallery
+    from faceprint.matching.results import EnrollResult, IdentifiedFace
+
+__all__ = [
+    "analyze",
+    "default_pipeline",
+    "detect",
+    "embed",
+    "embed_face",
+    "enroll",
+    "faces",
+    "gallery",
+    "identify",
+    "load_image",
+    "set_default_pipeline",
+    "verify",
+]
+
+
+#: An override older code (and tests) assign directly; the state lives in :mod:`faceprint.defaults`.
 _default: Pipeline | None = None
 
 
 def default_pipeline() -> Pipeline:
     """The process-wide default pipeline, built lazily on first call (thread-safe)."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = Pipeline.from_config(PipelineConfig())
-    return _default
+    return _default if _default is not None else _defaults.default_pipeline()
 
 
 def set_default_pipeline(pipeline: Pipeline | None) -> None:
-    """Replace the default pipeline (None resets it to be rebuilt from defaults on next use)."""
+    """Replace the default pipeline (None resets it to be rebuilt from defaults on next use); it
+    applies to every later call, galleries already opened without a pipeline included."""
     global _default
-    with _default_lock:
-        _default = pipeline
+    _default = None
+    _defaults.set_default_pipeline(pipeline)
 
 
 def load_image(source: Any, *, max_pixels: int | None = None) -> np.ndarray:
@@ -82,7 +100,10 @@ def embed_face(image: Any, *, select: Selection | int = "largest", pipeline: Pip
     found = faces(img, pipeline=pipeline)
     if not found:
         raise NoFaceFound("no face found", source=_describe(image))
-    return select_face(found, select, img.shape).embedding  # process() embeds every face
+    emb = select_face(found, select, img.shape).embedding  # process() embeds every face
+    if emb is None:  # pragma: no cover - a pipeline that returned faces without embeddings
+        raise NoFaceFound("the face found has no embedding", source=_describe(image))
+    return emb
 
 
 def _describe(image: Any) -> str | None:
@@ -133,12 +154,14 @@ def verify(
 # ---------------------------------------------------------------- gallery
 
 _galleries_lock = threading.Lock()
-_galleries: dict[tuple[str, int], Any] = {}
+_galleries: dict[tuple[str, int], Gallery] = {}
 
 
-def gallery(*, home: str | os.PathLike[str] | None = None, pipeline: Pipeline | None = None) -> Any:
+def gallery(*, home: str | os.PathLike[str] | None = None, pipeline: Pipeline | None = None) -> Gallery:
     """The :class:`~faceprint.matching.gallery.Gallery` in ``home`` (default: ``$FACEPRINT_HOME``
-    or the user data dir), opened once per process and pipeline and shared."""
+    or the user data dir), opened once per process and pipeline and shared. Without a
+    ``pipeline`` it uses the default pipeline in force at each call (see
+    :func:`set_default_pipeline`)."""
     from faceprint.config import home_dir
     from faceprint.matching.gallery import Gallery
 
@@ -158,7 +181,7 @@ def enroll(
     metadata: dict[str, Any] | None = None,
     home: str | os.PathLike[str] | None = None,
     pipeline: Pipeline | None = None,
-) -> Any:
+) -> EnrollResult:
     """Enroll ``images`` (one or a list: paths, bytes, arrays or Embeddings) as person ``name`` in
     the gallery in ``home``. Each photo must hold exactly one face unless ``select`` picks one.
     Returns an :class:`~faceprint.matching.gallery.EnrollResult`."""
@@ -172,7 +195,7 @@ def identify(
     threshold: float | None = None,
     home: str | os.PathLike[str] | None = None,
     pipeline: Pipeline | None = None,
-) -> list[Any]:
+) -> list[IdentifiedFace]:
     """Who is in ``image``? For each face (most prominent first): the top-``k`` enrolled identities
     with scores, and the identity when the best score reaches the calibrated threshold, else
     unknown. Returns a list of :class:`~faceprint.matching.gallery.IdentifiedFace`."""
@@ -205,7 +228,7 @@ def analyze(
     model: str = "fer_mini_xception",
     home: str | os.PathLike[str] | None = None,
     pipeline: Pipeline | None = None,
-) -> list[Any]:
+) -> list[FaceAnalysis]:
     """Facial expression of every face in ``image`` (most prominent first): the 7 probabilities
     (angry, disgust, fear, happy, sad, surprise, neutral) and the top label. With
     ``identify=True`` the same pass also says who each face is (gallery in ``home``). Returns a

@@ -95,11 +95,11 @@ def resolve_threshold(
         cal = ThresholdCalibrator.load(user)
         _check_model(cal, model_tag, str(user))
         return Threshold(cal.threshold_, f"user calibration {user}", cal)
-    cal = shipped_calibration(name)
-    if cal is not None:
-        _check_model(cal, model_tag, "shipped with faceprint")
-        desc = cal.source_ or "project calibration"
-        return Threshold(cal.threshold_, f"model card default ({desc})", cal)
+    shipped = shipped_calibration(name)
+    if shipped is not None:
+        _check_model(shipped, model_tag, "shipped with faceprint")
+        desc = shipped.source_ or "project calibration"
+        return Threshold(shipped.threshold_, f"model card default ({desc})", shipped)
     from faceprint.models import registry
 
     card = registry.get_card(name)

@@ -7,8 +7,8 @@ catches it up from the store's change log, or rebuilds it, when that stamp is st
 missing or unreadable.
 
 File format: an uncompressed ``.npz`` with ``meta`` (JSON: format, kind, stamp, model, dim) and the
-implementation's arrays; written atomically (temp file + rename), so a crash mid-write leaves the
-previous file.
+implementation's arrays; written atomically (temp file + rename, owner-only ``0600``), so a crash
+mid-write leaves the previous file.
 """
 
 from __future__ import annotations
@@ -92,13 +92,20 @@ def empty_result(n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def save_index(index: VectorIndex, path: str | os.PathLike[str], *, stamp: tuple[str, int], model: str | None) -> Path:
     """Write ``index`` with the store ``stamp`` it reflects, atomically."""
-    from faceprint.models.sources import atomic_write_bytes
+    from faceprint.fsperm import write_private_atomic
 
     p = Path(path)
-    meta = {"format": FORMAT, "kind": index.kind, "stamp": [stamp[0], int(stamp[1])], "model": model, "dim": index.dim, "n": len(index)}
+    meta = {
+        "format": FORMAT,
+        "kind": index.kind,
+        "stamp": [stamp[0], int(stamp[1])],
+        "model": model,
+        "dim": index.dim,
+        "n": len(index),
+    }
     buf = io.BytesIO()
-    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **index.state())
-    atomic_write_bytes(p, buf.getvalue())
+    np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **index.state())  # type: ignore[arg-type]
+    write_private_atomic(p, buf.getvalue())
     return p
 
 

@@ -29,7 +29,10 @@ def _knn(q: np.ndarray, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         import faiss  # noqa: PLC0415
     except ImportError:  # pragma: no cover - faiss-cpu is a base requirement
         sims = q @ x.T
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < x.shape[0] else np.broadcast_to(np.arange(x.shape[0]), (q.shape[0], x.shape[0]))
+        if k < x.shape[0]:
+            part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        else:
+            part = np.broadcast_to(np.arange(x.shape[0]), (q.shape[0], x.shape[0]))
         top = np.take_along_axis(sims, part, axis=1)
         order = np.argsort(-top, axis=1, kind="stable")
         return np.take_along_axis(top, order, axis=1), np.take_along_axis(part, order, axis=1)
@@ -107,6 +110,7 @@ class FlatIndex:
                 self._fids[row] = self._fids[last]
                 self._iids[row] = self._iids[last]
                 self._pos[int(self._fids[row])] = row
+            self._vecs[last] = 0.0  # a removed face's vector is not kept, even in spare capacity
             self._fids[last] = -1
             self._iids[last] = -1
             self._n -= 1

@@ -26,13 +26,29 @@ class SqlStoreMixin:
     _PARAM = "?"
 
     # hooks (see the module docstring)
-    def _write(self) -> Any: ...
-    def _meta(self, c: Any, key: str) -> str | None: ...
-    def _set_model(self, c: Any, tag: str, dim: int) -> None: ...
-    def _has_faces(self, c: Any) -> bool: ...
-    def _upsert_identity(self, c: Any, name: str, metadata_json: str, replace_metadata: bool) -> int: ...
-    def _insert_face(self, c: Any, identity_id: int, face: NewFace, now: float) -> int | None: ...
-    def identity(self, name: str) -> IdentityRecord | None: ...
+    def _write(self) -> Any:
+        raise NotImplementedError
+
+    def _meta(self, c: Any, key: str) -> str | None:
+        raise NotImplementedError
+
+    def _set_model(self, c: Any, tag: str, dim: int) -> None:
+        raise NotImplementedError
+
+    def _has_faces(self, c: Any) -> bool:
+        raise NotImplementedError
+
+    def _upsert_identity(self, c: Any, name: str, metadata_json: str, replace_metadata: bool) -> int:
+        raise NotImplementedError
+
+    def _insert_face(self, c: Any, identity_id: int, face: NewFace, now: float) -> int | None:
+        raise NotImplementedError
+
+    def identity(self, name: str) -> IdentityRecord | None:
+        raise NotImplementedError
+
+    def _erase_deleted(self) -> None:
+        """Called after a delete committed: make the deleted bytes unrecoverable (dialect hook)."""
 
     def _sql(self, text: str) -> str:
         """Shared SQL (written with ``?`` markers) in the driver's parameter style."""
@@ -86,7 +102,8 @@ class SqlStoreMixin:
                 if fid is not None:
                     out.append(AddResult(fid, iid, False))
                     continue
-                row = c.execute(self._sql("SELECT id FROM faces WHERE identity_id=? AND model=? AND sha256=?"), (iid, f.embedding.model, f.sha256)).fetchone()
+                sql = self._sql("SELECT id FROM faces WHERE identity_id=? AND model=? AND sha256=?")
+                row = c.execute(sql, (iid, f.embedding.model, f.sha256)).fetchone()
                 out.append(AddResult(int(row[0]), iid, True))
         return out
 
@@ -97,4 +114,5 @@ class SqlStoreMixin:
                 raise UnknownIdentity(f"no identity named {name!r} in the gallery {self.location}")
             n = c.execute(self._sql("SELECT COUNT(*) FROM faces WHERE identity_id=?"), (row[0],)).fetchone()[0]
             c.execute(self._sql("DELETE FROM identities WHERE id=?"), (row[0],))
+        self._erase_deleted()
         return int(n)

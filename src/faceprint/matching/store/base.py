@@ -152,3 +152,58 @@ class GalleryStore(Protocol):
         """``(scores, face_ids, identity_ids)`` each (n, k), best first, padded with -inf / -1."""
 
     def close(self) -> None: ...
+
+
+# ------------------------------------------------------------- optional capabilities
+#
+# What a store may offer beyond :class:`GalleryStore`. The gallery checks these with
+# ``isinstance`` once, when it is composed, and falls back to the protocol's methods otherwise.
+
+
+@runtime_checkable
+class FindsFacesByHash(Protocol):
+    """Bulk enrolment skips images already enrolled without re-embedding them."""
+
+    def find_faces_by_hash(self, model: str, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Which ``(identity name, sha256)`` pairs are already enrolled with ``model``: their face ids."""
+
+
+@runtime_checkable
+class CountsTemplates(Protocol):
+    """The open-set threshold's composition without listing every identity."""
+
+    def template_sizes(self) -> dict[int, int]:
+        """``{faces per identity: identities}`` over identities with at least one face."""
+
+
+@runtime_checkable
+class SearchesIdentities(Protocol):
+    """Native mean-template search (``combine="mean"`` on a store with ``native_search``)."""
+
+    def search_identities(
+        self, queries: np.ndarray, k: int, among: Sequence[Sequence[int]] | None = None
+    ) -> list[list[tuple[int, float, int]]]:
+        """Top-``k`` ``(identity_id, score, -1)`` per query by identity template, among the given
+        identity ids per query (all when None)."""
+
+
+@runtime_checkable
+class WritesInBulk(Protocol):
+    """Many identities' faces in one transaction (imports)."""
+
+    def add_faces_bulk(self, groups: Sequence[tuple[str, Sequence[NewFace]]]) -> int:
+        """Store every group; returns the number of faces stored (duplicates skipped)."""
+
+
+@runtime_checkable
+class WritesIdentities(Protocol):
+    """Identities (with metadata) created or updated without faces (imports)."""
+
+    def add_identity(self, name: str, metadata: dict[str, Any] | None = None) -> IdentityRecord: ...
+
+
+@runtime_checkable
+class BacksUp(Protocol):
+    """A consistent copy of the whole store into a new SQLite gallery file (export)."""
+
+    def backup_to(self, dest: Any) -> Any: ...

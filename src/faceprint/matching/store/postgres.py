@@ -19,6 +19,7 @@ processes or machines.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -130,7 +131,15 @@ class PostgresStore(SqlStoreMixin):
     native_search = True
     _PARAM = "%s"
 
-    def __init__(self, url: str, *, schema: str = "faceprint", ef_search: int = DEFAULT_EF_SEARCH, connect_timeout: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "faceprint",
+        ef_search: int = DEFAULT_EF_SEARCH,
+        connect_timeout: int = 10,
+        vacuum_on_delete: bool = False,
+    ) -> None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
             raise InvalidInput(f"schema must be a plain SQL identifier, got {schema!r}")
         self.url = url
@@ -138,6 +147,10 @@ class PostgresStore(SqlStoreMixin):
         self.location = f"{redact(url)} (schema {schema})"
         self.ef_search = int(ef_search)
         self.connect_timeout = connect_timeout
+        #: run ``VACUUM`` on the gallery's tables after every delete, so dead tuples holding deleted
+        #: embeddings are reclaimed before the call returns (off by default: on a large gallery it
+        #: scans the whole HNSW index; see docs/gallery.md for what PostgreSQL keeps otherwise).
+        self.vacuum_on_delete = bool(vacuum_on_delete)
         self._local = threading.local()
         self._pid = os.getpid()
         self._lock = threading.Lock()
@@ -216,10 +229,8 @@ class PostgresStore(SqlStoreMixin):
         with self._lock:
             conns, self._all = self._all, []
         for c in conns:
-            try:
+            with contextlib.suppress(Exception):
                 c.close()
-            except Exception:  # noqa: BLE001  # pragma: no cover
-                pass
         self._local = threading.local()
 
     def __enter__(self) -> PostgresStore:
@@ -287,7 +298,9 @@ class PostgresStore(SqlStoreMixin):
                     c.execute("DELETE FROM schema_version")
                     c.execute("INSERT INTO schema_version(version) VALUES (%s)", (SCHEMA_VERSION,))
                 c.execute("INSERT INTO gallery_meta(key, value) VALUES ('uuid', %s) ON CONFLICT DO NOTHING", (uuid.uuid4().hex,))
-                c.execute("INSERT INTO gallery_meta(key, value) VALUES ('created', %s) ON CONFLICT DO NOTHING", (repr(time.time()),))
+                c.execute(
+                    "INSERT INTO gallery_meta(key, value) VALUES ('created', %s) ON CONFLICT DO NOTHING", (repr(time.time()),)
+                )
             c.execute(f"SET hnsw.ef_search = {self.ef_search}")
         except GalleryError:
             raise
@@ -340,7 +353,10 @@ class PostgresStore(SqlStoreMixin):
             f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
         )
         for k, v in (("model", tag), ("dim", str(dim))):
-            c.execute("INSERT INTO gallery_meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (k, v))
+            c.execute(
+                "INSERT INTO gallery_meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (k, v),
+            )
 
     @staticmethod
     def _has_faces(c: Any) -> bool:
@@ -371,7 +387,21 @@ class PostgresStore(SqlStoreMixin):
     def delete_faces(self, face_ids: Sequence[int]) -> int:
         with self._write() as c:
             cur = c.execute("DELETE FROM faces WHERE id = ANY(%s)", ([int(i) for i in face_ids],))
-            return int(cur.rowcount)
+            n = int(cur.rowcount)
+        self._erase_deleted()
+        return n
+
+    def _erase_deleted(self) -> None:
+        """With ``vacuum_on_delete``: ``VACUUM`` the faces and identities tables (outside any
+        transaction: the connection is in autocommit mode). A failure is logged, not raised: the
+        delete itself has committed."""
+        if not self.vacuum_on_delete:
+            return
+        psycopg = _psycopg()
+        try:
+            self._conn().execute("VACUUM faces, identities")
+        except psycopg.Error as e:
+            logger.warning("VACUUM after a delete in %s failed: %s", self.location, e)
 
     def replace_model(self, model: str, dim: int, vectors: dict[int, np.ndarray]) -> None:
         with self._write() as c:
@@ -383,7 +413,9 @@ class PostgresStore(SqlStoreMixin):
                 v = np.asarray(vec, np.float32).reshape(-1)
                 if v.size != dim:
                     raise GalleryError(f"re-embedding produced a {v.size}-d vector for face {fid}, expected {dim}")
-                c.execute("UPDATE faces SET embedding=%s::vector, model=%s, dim=%s WHERE id=%s", (_vec_text(v), model, dim, int(fid)))
+                c.execute(
+                    "UPDATE faces SET embedding=%s::vector, model=%s, dim=%s WHERE id=%s", (_vec_text(v), model, dim, int(fid))
+                )
             self._set_model(c, model, dim)
 
     # ---------------------------------------------------------------- reads
@@ -465,7 +497,8 @@ class PostgresStore(SqlStoreMixin):
         while True:
             with self._tx(False) as c:
                 rows = c.execute(
-                    f"SELECT {cols} FROM faces f JOIN identities i ON i.id = f.identity_id WHERE f.id > %s ORDER BY f.id LIMIT %s",
+                    f"SELECT {cols} FROM faces f JOIN identities i ON i.id = f.identity_id "
+                    "WHERE f.id > %s ORDER BY f.id LIMIT %s",
                     (last, batch),
                 ).fetchall()
             if not rows:
@@ -528,12 +561,13 @@ class PostgresStore(SqlStoreMixin):
         out = []
         with self._tx(False) as c:
             for r, v in enumerate(q):
-                where, params = "", [_vec_text(v)]
+                where, params = "", [_vec_text(v)]  # type: tuple[str, list[Any]]
                 if among is not None:
                     where = "WHERE identity_id = ANY(%s) "
                     params.append([int(i) for i in among[r]])
                 rows = c.execute(
-                    f"SELECT identity_id, -((avg(embedding) <#> %s::vector({m[1]})) / NULLIF(vector_norm(avg(embedding)), 0)) AS s "
+                    f"SELECT identity_id, -((avg(embedding) <#> %s::vector({m[1]}))"
+                    " / NULLIF(vector_norm(avg(embedding)), 0)) AS s "
                     f"FROM faces {where}GROUP BY identity_id ORDER BY s DESC LIMIT %s",
                     (*params, int(k)),
                 ).fetchall()

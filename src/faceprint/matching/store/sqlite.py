@@ -18,12 +18,15 @@ indexes to catch up).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sqlite3
+import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from faceprint.errors import GalleryError, StorageError
+from faceprint.fsperm import create_private_file, make_private, private_dir
 from faceprint.matching.store._shared import SqlStoreMixin
 from faceprint.matching.store.base import Change, FaceRecord, IdentityRecord, NewFace
 from faceprint.types import Box
@@ -115,6 +119,18 @@ def gallery_error(e: BaseException, location: str, action: str = "use") -> Galle
     return err
 
 
+def _immutable_dir(path: Path) -> bool:
+    """Whether ``path`` refuses new files even to root (``chattr +i``), where access() says yes."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".faceprint-probe-")
+    except OSError:
+        return True
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    return False
+
+
 def _box_of(row: Sequence[Any]) -> Box | None:
     if row[0] is None:
         return None
@@ -137,14 +153,23 @@ class SqliteStore(SqlStoreMixin):
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._all_conns: list[sqlite3.Connection] = []
+        self._uri: str | None = None  # set when the gallery could only be opened read-only
+        #: True when the gallery's directory is not writable and it was opened read-only.
+        self.read_only = False
         if not self.path.exists():
             if not create:
                 raise GalleryError(f"no gallery at {self.path}")
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(self.path.parent)
+                create_private_file(self.path)  # SQLite gives -wal and -shm the file's permissions
             except OSError as e:
-                raise GalleryError(f"cannot create the gallery directory {self.path.parent}: {e}") from e
+                raise GalleryError(f"cannot create the gallery {self.path} in {self.path.parent}: {e}") from e
+        make_private(*self.files())  # galleries made before files were private
         self._init_schema()
+
+    def files(self) -> list[Path]:
+        """The gallery's files on disk: the database and SQLite's ``-wal`` / ``-shm`` beside it."""
+        return [self.path, self.path.with_name(self.path.name + "-wal"), self.path.with_name(self.path.name + "-shm")]
 
     # ------------------------------------------------------------ connections
 
@@ -156,21 +181,59 @@ class SqliteStore(SqlStoreMixin):
         c = getattr(self._local, "conn", None)
         if c is None:
             try:
-                c = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-                c.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-                c.execute("PRAGMA foreign_keys = ON")
-                c.execute("PRAGMA synchronous = FULL")
+                c = self._connect(self._uri)
             except sqlite3.Error as e:
-                raise gallery_error(e, self.location, "open") from e
+                c = self._read_only_fallback(e)
             self._local.conn = c
             with self._lock:
                 self._all_conns.append(c)
         return c
 
+    def _connect(self, uri: str | None) -> sqlite3.Connection:
+        target = uri if uri is not None else str(self.path)
+        c = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False, uri=uri is not None)
+        try:
+            c.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            c.execute("PRAGMA foreign_keys = ON")
+            c.execute("PRAGMA synchronous = FULL")
+            c.execute("PRAGMA secure_delete = ON")  # deleted rows' bytes are overwritten, not just unlinked
+            c.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # opens the file (and the WAL) now
+        except BaseException:
+            c.close()
+            raise
+        return c
+
+    def _read_only_fallback(self, e: sqlite3.Error) -> sqlite3.Connection:
+        """A gallery in a directory this process may not write cannot get SQLite's ``-shm`` file:
+        open it read-only (``mode=ro``; ``immutable=1`` when there is no WAL left to read, as
+        after a clean close). Reads work; writes fail with a read-only StorageError."""
+        writable_dir = os.access(self.path.parent, os.W_OK) and not _immutable_dir(self.path.parent)
+        if self._uri is not None or not self.path.is_file() or writable_dir:
+            raise gallery_error(e, self.location, "open") from e
+        base = "file:" + urllib.parse.quote(str(self.path.resolve()))
+        wal = self.path.with_name(self.path.name + "-wal")
+        last: sqlite3.Error = e
+        for uri in (f"{base}?mode=ro", f"{base}?mode=ro&immutable=1") if wal.exists() else (f"{base}?mode=ro&immutable=1",):
+            try:
+                c = self._connect(uri)
+            except sqlite3.Error as e2:
+                last = e2
+                continue
+            self._uri = uri
+            self.read_only = True
+            logger.info("gallery %s opened read-only (its directory is not writable)", self.location)
+            return c
+        raise gallery_error(last, self.location, "open") from last
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``): commit on success, roll back on error."""
         c = self._conn()
+        if self.read_only:
+            raise StorageError(
+                f"cannot write the gallery {self.location}: the database file or its directory is read-only "
+                "(check permissions, or point --home / FACEPRINT_HOME at a writable directory)"
+            )
         try:
             c.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
@@ -179,10 +242,8 @@ class SqliteStore(SqlStoreMixin):
             yield c
             c.execute("COMMIT")
         except BaseException as e:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 c.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             if isinstance(e, sqlite3.Error):
                 raise gallery_error(e, self.location, "write") from e
             raise
@@ -200,10 +261,8 @@ class SqliteStore(SqlStoreMixin):
         except sqlite3.Error as e:
             raise gallery_error(e, self.location, "read") from e
         finally:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 c.execute("COMMIT")
-            except sqlite3.Error:
-                pass
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -215,10 +274,8 @@ class SqliteStore(SqlStoreMixin):
         with self._lock:
             conns, self._all_conns = self._all_conns, []
         for c in conns:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 c.close()
-            except sqlite3.Error:  # pragma: no cover
-                pass
         self._local = threading.local()
 
     def __enter__(self) -> SqliteStore:
@@ -328,7 +385,8 @@ class SqliteStore(SqlStoreMixin):
 
     @staticmethod
     def _upsert_identity(c: sqlite3.Connection, name: str, metadata_json: str, replace_metadata: bool) -> int:
-        c.execute("INSERT OR IGNORE INTO identities(name, metadata, created) VALUES (?, ?, ?)", (name, metadata_json, time.time()))
+        sql = "INSERT OR IGNORE INTO identities(name, metadata, created) VALUES (?, ?, ?)"
+        c.execute(sql, (name, metadata_json, time.time()))
         if replace_metadata:
             c.execute("UPDATE identities SET metadata=? WHERE name=?", (metadata_json, name))
         return int(c.execute("SELECT id FROM identities WHERE name=?", (name,)).fetchone()[0])
@@ -379,7 +437,23 @@ class SqliteStore(SqlStoreMixin):
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i : i + _CHUNK]
                 n += c.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk).rowcount
+        self._erase_deleted()
         return n
+
+    def _erase_deleted(self) -> None:
+        """After a delete: the rows' bytes were overwritten in their pages (``secure_delete``);
+        copy those pages into the database file and empty the WAL (``wal_checkpoint(TRUNCATE)``,
+        which waits up to the busy timeout for readers), so the old bytes are in no file."""
+        try:
+            busy, _, _ = self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as e:
+            raise gallery_error(e, self.location, "erase deleted data from") from e
+        if busy:
+            raise StorageError(
+                f"deleted from the gallery {self.location}, but another process kept the write-ahead log busy "
+                f"for over {BUSY_TIMEOUT_S:.0f} s, so the deleted bytes may remain in {self.path.name}-wal "
+                "until it finishes; run the delete again to finish erasing"
+            )
 
     def replace_model(self, model: str, dim: int, vectors: dict[int, np.ndarray]) -> None:
         with self._write() as c:
@@ -395,6 +469,7 @@ class SqliteStore(SqlStoreMixin):
                 c.execute("UPDATE faces SET embedding=?, model=?, dim=? WHERE id=?", (v.tobytes(), model, dim, int(fid)))
             c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('model', ?)", (model,))
             c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('dim', ?)", (str(dim),))
+        self._erase_deleted()
 
     # ----------------------------------------------------------------- reads
 
@@ -523,8 +598,10 @@ class SqliteStore(SqlStoreMixin):
     # ------------------------------------------------------------ utilities
 
     def backup_to(self, dest: str | os.PathLike[str]) -> Path:
-        """A consistent copy of the whole gallery into a new SQLite file (online backup API)."""
+        """A consistent copy of the whole gallery into a new SQLite file (online backup API),
+        readable by its owner only."""
         d = Path(dest)
+        create_private_file(d)
         try:
             target = sqlite3.connect(d)
             try:
