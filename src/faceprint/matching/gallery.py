@@ -219,18 +219,17 @@ def _read_source(item: Any, i: int = 0) -> _Source:
         h = hashlib.sha256(repr(item.shape).encode() + np.ascontiguousarray(item).tobytes()).hexdigest()
         return _Source(f"<array {i}>", h, image=item)
     if isinstance(item, (str, os.PathLike)):
+        from faceprint.io import read_image_bytes  # regular files only, reads bounded (issue 13, 8)
+
         p = Path(item)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            raise InvalidImage("file not found", source=str(item)) from None
-        except OSError as e:
-            raise InvalidImage(f"cannot read file: {e}", source=str(item)) from None
+        data = read_image_bytes(p, name=str(item))
         name = str(p.resolve())
     elif isinstance(item, (bytes, bytearray, memoryview)):
         data, name = bytes(item), f"<bytes {i}>"
     elif hasattr(item, "read"):
-        data, name = item.read(), getattr(item, "name", f"<file {i}>")
+        from faceprint import config
+
+        data, name = item.read(config.max_file_bytes() + 1), getattr(item, "name", f"<file {i}>")
         if not isinstance(data, bytes):
             raise InvalidInput("file objects must be opened in binary mode")
     else:
