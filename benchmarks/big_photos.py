@@ -202,7 +202,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             result["speed"] = speed(make_photos(Path(d)), args.reps)
     result["load_after"] = os.getloadavg()
-    write_result("big_photos", result)
+    part = {None: "", "smallest": "_speed", "speed": "_smallest"}[args.skip]
+    write_result(f"big_photos{part}", result)
 
 
 if __name__ == "__main__":
