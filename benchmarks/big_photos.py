@@ -164,13 +164,14 @@ def speed(photos: dict[str, Path], reps: int) -> dict:
     src = str(REPO / "src")
     res: dict = {}
     for name, path in photos.items():
-        row: dict = {}
+        row: dict = {"load_before": os.getloadavg()}
         for which in ("before", "after", "face_recognition"):
             out, _, _ = _child(_CHILD.format(src=src), [which, str(path), str(reps)])
             row[which] = json.loads(out.strip().splitlines()[-1])
         for which, code in (("cli_before", _CLI_BEFORE), ("cli_after", _CLI_BEFORE.replace("p.detect_at", "#"))):
             out, wall, rss = _child(code.format(src=src), ["detect", str(path)])
             row[which] = {"wall_s": round(wall, 2), "peak_rss_mb": round(rss, 1), "out": out.strip()[-200:]}
+        row["load_after"] = os.getloadavg()
         fr = row["face_recognition"]["s"]
         row["ratio_after_vs_face_recognition"] = round(fr / row["after"]["s"], 2)
         row["ratio_before_vs_face_recognition"] = round(fr / row["before"]["s"], 2)
