@@ -62,18 +62,20 @@ def as_list(images: Any) -> list[Any]:
 
 def _read_bytes(item: Any, i: int) -> tuple[bytes, str]:
     if isinstance(item, (str, os.PathLike)):
+        from faceprint.io import read_image_bytes  # regular files only, reads bounded (issue 13, point 8)
+
         p = Path(item)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            raise InvalidImage("file not found", source=str(item)) from None
-        except OSError as e:
-            raise InvalidImage(f"cannot read file: {e}", source=str(item)) from None
-        return data, str(p.resolve())
+        return read_image_bytes(p, name=str(item)), str(p.resolve())
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item), f"<bytes {i}>"
     if hasattr(item, "read"):
-        data = item.read()
+        from faceprint import config
+
+        data = item.read(config.max_file_bytes() + 1)
+        if isinstance(data, bytes) and len(data) > config.max_file_bytes():
+            from faceprint.errors import ImageTooLarge
+
+            raise ImageTooLarge(f"file object holds more than {config.max_file_bytes()} bytes")
         if not isinstance(data, bytes):
             raise InvalidInput("file objects must be opened in binary mode")
         return data, str(getattr(item, "name", f"<file {i}>"))

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from faceprint.config import DEFAULT_MAX_PIXELS
+
 AuthMode = Literal["auto", "on", "off"]
 
 
@@ -41,7 +43,7 @@ class ServiceSettings(BaseSettings):
     auth: AuthMode = Field("auto", description="auto: required unless bound to loopback")
     admin_key: str | None = Field(None, description="a key with admin scope given by the operator (never stored)")
     max_upload_mb: float = Field(10.0, gt=0, description="largest request body accepted")
-    max_pixels: int = Field(40_000_000, gt=0, description="largest decoded image (width*height)")
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0, description="largest decoded image (width*height)")
     max_images: int = Field(20, ge=1, description="most images in one enroll request")
     request_timeout_s: float = Field(30.0, gt=0)
     workers: int = Field(2, ge=1, le=64, description="threads doing CPU work (detection, embedding)")
