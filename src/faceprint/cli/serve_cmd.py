@@ -9,9 +9,13 @@ requests finish (``--grace`` seconds), close the gallery.
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
+import socket
 import sys
 from typing import Any
+
+EXIT_BAD_INPUT = 2
 
 
 def register(sub: Any) -> None:
@@ -45,6 +49,30 @@ def settings_from_args(args: argparse.Namespace) -> Any:
         raise InvalidInput(str(e)) from None
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound (in use, no permission, bad address), or None when it can.
+
+    Binds a probe socket the way uvicorn will (SO_REUSEADDR) and closes it, so a busy port is
+    reported before anything says "serving on"."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        return f"cannot resolve --host {host!r}: {e.strerror}"
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(addr)
+        except OSError as e:
+            hint = "choose another with --port N or FACEPRINT_PORT=N"
+            if e.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use (another faceprint serve?): {hint}"
+            if e.errno == errno.EACCES:
+                return f"no permission to bind port {port} on {host}: {hint} (ports below 1024 need root)"
+            return f"cannot bind {host}:{port}: {e.strerror}: check --host / FACEPRINT_HOST, or {hint}"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -54,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"faceprint: the service needs the 'service' extra ({e.name} is missing): pip install 'faceprint[service]'", file=sys.stderr)
         return 3
     settings = settings_from_args(args)
+    problem = port_problem(settings.host, settings.port)
+    if problem:
+        print(f"faceprint: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     app = create_app(settings)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"faceprint: serving on http://{shown}:{settings.port}/ (web page) — API schema at /openapi.json; Ctrl-C to stop", file=sys.stderr)
