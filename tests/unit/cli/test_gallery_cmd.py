@@ -45,7 +45,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_bulk_enroll_identify_and_manage(fake_pipeline, people: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     home = str(tmp_path / "home")
     code, out, err = run(capsys, "enroll", "--folders", str(people), "--home", home)
-    assert code == 1  # some images failed
+    assert code == 0  # bad photos are skipped: every person still got one (issue 18)
+    assert "2 photo(s) skipped" in err
     lines = out.strip().splitlines()
     assert sum(line.startswith("enrolled") for line in lines) == 6
     assert any(line.startswith("error") and "group.png" in line and "2 faces" in line for line in lines)
@@ -55,6 +56,14 @@ def test_bulk_enroll_identify_and_manage(fake_pipeline, people: Path, tmp_path: 
     # a second run enrolls nothing new
     code, out, _ = run(capsys, "enroll", "--folders", str(people), "--home", home, "--json", "--no-progress")
     assert json.loads(out)["counts"] == {"enrolled": 0, "duplicate": 6, "error": 2}
+
+    # a person left without any usable photo is a failure (exit 1), named in a warning
+    save_png(people / "dee" / "group.png", 7, 1, n_faces=2)
+    code, out, err = run(capsys, "enroll", "--folders", str(people), "--home", home, "--no-progress")
+    assert code == 1 and "no photo enrolled for dee" in err
+    # named images (not --folders): any failure is exit 1, as before
+    code, _, _ = run(capsys, "enroll", "dee", str(people / "dee" / "group.png"), "--home", home)
+    assert code == 1
 
     # FACEPRINT_HOME is used when --home is absent
     monkeypatch.setenv("FACEPRINT_HOME", home)
