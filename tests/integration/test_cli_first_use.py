@@ -135,3 +135,21 @@ def test_detect_draw_numbers_the_boxes(capsys, ex, tmp_path) -> None:
         x1, y1 = int(f["box"][0]), int(f["box"][1])
         band = drawn[max(0, y1 - 12):max(1, y1 - 4), x1 + 2:x1 + 12].astype(int)
         assert np.abs(band - img[max(0, y1 - 12):max(1, y1 - 4), x1 + 2:x1 + 12]).mean() > 40
+
+
+def test_unknown_identity_messages_carry_no_placeholder(capsys, tmp_path) -> None:
+    """The REST 404 said "... in the gallery <gallery>" (the scrubbed server path); the CLI names
+    the gallery's real location and how to list who is there."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from faceprint.service import ServiceSettings, create_app
+
+    with TestClient(create_app(ServiceSettings(home=tmp_path / "srv", analyzer=None))) as c:
+        for method in ("get", "delete"):
+            r = getattr(c, method)("/v1/identities/Nobody")
+            err = r.json()["error"]
+            assert r.status_code == 404 and err["code"] == "unknown_identity"
+            assert err["message"] == "no identity named 'Nobody' in the gallery", err
+    code, _, err = run(capsys, "gallery", "show", "Nobody", "--home", str(tmp_path / "cli"))
+    assert code == 2 and str(tmp_path / "cli") in err and "gallery list" in err and "<" not in err

@@ -295,8 +295,14 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from faceprint.errors import UnknownIdentity
+
     with _gallery(args, with_pipeline=False) as g:
-        rec, faces = g.show(args.name)
+        try:
+            rec, faces = g.show(args.name)
+        except UnknownIdentity:
+            raise UnknownIdentity(f"no identity named {args.name!r} in the gallery at {g.store.location} "
+                                  "(`faceprint gallery list` shows who is enrolled; --home / FACEPRINT_HOME choose the gallery)") from None
     if args.json:
         print_json({**rec.to_dict(), "faces": [f.to_dict() for f in faces]})
         return 0
