@@ -27,7 +27,8 @@ def env(tmp_path: Path) -> dict[str, str]:
     venv = _venv()
     if not (venv / "bin" / "faceprint").exists():
         pytest.skip(f"no faceprint console script in {venv}")
-    want = subprocess.run([str(REPO / "scripts/bootstrap.sh"), "--print-stamp"], capture_output=True, text=True, check=True).stdout.strip()
+    want = subprocess.run([str(REPO / "scripts/bootstrap.sh"), "--print-stamp"], capture_output=True, text=True,
+                          check=True).stdout.strip()
     stamp = venv / ".faceprint-stamp"
     if not stamp.exists() or stamp.read_text().strip() != want:
         pytest.skip("scripts/bootstrap.sh would install (stamp mismatch): not done inside the test suite")
@@ -39,7 +40,9 @@ def env(tmp_path: Path) -> dict[str, str]:
     return e
 
 
-def test_main_job_skips_bad_photos_and_shares_the_cli_home(fr_examples: Path, tmp_path: Path, env: dict[str, str]) -> None:
+def test_main_job_skips_bad_photos_and_shares_the_cli_home(
+    fr_examples: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
     ex = fr_examples / "examples"
     people = tmp_path / "people"
     for name, photos in {"obama": ["obama.jpg", "obama2.jpg"], "biden": ["biden.jpg"]}.items():
@@ -52,7 +55,8 @@ def test_main_job_skips_bad_photos_and_shares_the_cli_home(fr_examples: Path, tm
     photos.mkdir()
     shutil.copy(ex / "two_people.jpg", photos / "two_people.jpg")
     (photos / "notes.txt").write_text("not an image: ignored in a folder")
-    r = subprocess.run([str(REPO / "scripts/main.sh"), str(people), str(photos)], env=env, capture_output=True, text=True, timeout=600)
+    r = subprocess.run([str(REPO / "scripts/main.sh"), str(people), str(photos)], env=env, capture_output=True, text=True,
+                       timeout=600)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     assert "group.jpg" in out and "broken.jpg" in out  # each bad photo is named ...
@@ -60,7 +64,8 @@ def test_main_job_skips_bad_photos_and_shares_the_cli_home(fr_examples: Path, tm
     assert "who is in these photos?" in r.stdout and "two_people.jpg" in r.stdout  # it went on to identify
     assert "obama" in r.stdout.split("== gallery")[-1] and "biden" in r.stdout.split("== gallery")[-1]
     # the CLI, without FACEPRINT_HOME, sees the people the main job enrolled
-    ls = subprocess.run([sys.executable, "-m", "faceprint.cli.main", "gallery", "list"], env=env, capture_output=True, text=True, timeout=300)
+    ls = subprocess.run([sys.executable, "-m", "faceprint.cli.main", "gallery", "list"], env=env, capture_output=True,
+                        text=True, timeout=300)
     assert ls.returncode == 0, ls.stderr
     assert {"obama", "biden"} <= {line.split()[0] for line in ls.stdout.splitlines() if line.strip()}
     assert str(tmp_path / "xdg") in subprocess.run(

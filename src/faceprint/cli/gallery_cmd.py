@@ -35,7 +35,8 @@ def _selection(value: str) -> Any:
 
 
 def _add_home(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--home", default=None, help="data directory holding the gallery (default: $FACEPRINT_HOME or the user data dir)")
+    p.add_argument("--home", default=None,
+                   help="data directory holding the gallery (default: $FACEPRINT_HOME or the user data dir)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output_args(p)
     p.set_defaults(func=run_enroll)
 
-    p = sub.add_parser("identify", help="who is in these photos?", description="Identify every face of each image against the gallery.")
+    p = sub.add_parser("identify", help="who is in these photos?",
+                       description="Identify every face of each image against the gallery.")
     p.add_argument("images", nargs="+", help="image files or folders (searched recursively for images)")
     p.add_argument("-k", type=int, default=5, help="candidates per face (default 5)")
     add_jobs_arg(p)
@@ -88,7 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp["export"].add_argument("path")
     sp["export"].add_argument("--force", action="store_true", help="overwrite an existing file")
     sp["import"].add_argument("path")
-    sp["reembed"].add_argument("--roots", nargs="*", default=[], metavar="DIR", help="folders to search for moved source images (by content)")
+    sp["reembed"].add_argument("--roots", nargs="*", default=[], metavar="DIR",
+                               help="folders to search for moved source images (by content)")
     sp["reembed"].add_argument("--drop-missing", action="store_true", help="drop faces whose source image cannot be found")
     _add_home(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
@@ -105,7 +108,8 @@ def _gallery(args: argparse.Namespace, with_pipeline: bool = True) -> Any:
     from faceprint.matching.gallery import Gallery
 
     pipe = pipeline_from_args(args) if with_pipeline and hasattr(args, "embedder") else None
-    return Gallery(home=args.home, pipeline=pipe, threshold=getattr(args, "threshold", None), target_fpir=getattr(args, "fpir", None))
+    return Gallery(home=args.home, pipeline=pipe, threshold=getattr(args, "threshold", None),
+                   target_fpir=getattr(args, "fpir", None))
 
 
 # ------------------------------------------------------------------ enroll
@@ -189,7 +193,7 @@ def run_identify(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise InvalidInput("-k must be >= 1")
     images = expand_images(args.images)
-    results = []
+    results: list[dict[str, Any]] = []
     any_known = False
     bad = False
     with _gallery(args) as g:
@@ -301,8 +305,10 @@ def _show(args: argparse.Namespace) -> int:
         try:
             rec, faces = g.show(args.name)
         except UnknownIdentity:
-            raise UnknownIdentity(f"no identity named {args.name!r} in the gallery at {g.store.location} "
-                                  "(`faceprint gallery list` shows who is enrolled; --home / FACEPRINT_HOME choose the gallery)") from None
+            raise UnknownIdentity(
+                f"no identity named {args.name!r} in the gallery at {g.store.location} "
+                "(`faceprint gallery list` shows who is enrolled; --home / FACEPRINT_HOME choose the gallery)"
+            ) from None
     if args.json:
         print_json({**rec.to_dict(), "faces": [f.to_dict() for f in faces]})
         return 0

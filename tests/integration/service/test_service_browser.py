@@ -61,7 +61,8 @@ class PageWatch:
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
         self.foreign_requests: list[str] = []
-        page.on("console", lambda m: self.console_errors.append(f"{m.text} [{m.location.get('url', '')}]") if m.type == "error" else None)
+        page.on("console", lambda m: self.console_errors.append(f"{m.text} [{m.location.get('url', '')}]")
+                if m.type == "error" else None)
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
         page.on("request", self._request)
         # securitypolicyviolation events, across reloads (the binding and the init script are
@@ -159,7 +160,9 @@ def canvas_state(page: Any) -> dict[str, Any]:
     )
 
 
-def test_page_enroll_identify_delete(live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path, tmp_path: Path) -> None:
+def test_page_enroll_identify_delete(
+    live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path, tmp_path: Path
+) -> None:
     server = live_server()
     watch = open_page(server.url)
     page = watch.page
@@ -219,7 +222,9 @@ def test_page_enroll_identify_delete(live_server: Callable[..., Any], open_page:
     assert not any(problems.values()), problems
 
 
-def test_page_asks_for_the_api_key(live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path) -> None:
+def test_page_asks_for_the_api_key(
+    live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path
+) -> None:
     server = live_server("--auth", "on", env={"FACEPRINT_ADMIN_KEY": ADMIN_KEY})
     watch = open_page(server.url)
     page = watch.page
@@ -308,7 +313,8 @@ def test_page_hint_close_labels_and_failed_upload(
     labels = json.loads(page.get_attribute("#identify-canvas", "data-labels") or "[]")
     assert len(labels) == 3 and labels[0][2] > state["width"] / 3, labels  # wider than a face's third
     assert _overlapping(labels) == [], labels
-    assert all(0 <= x and x + w <= state["width"] + 0.5 and 0 <= y and y + h <= state["height"] + 0.5 for x, y, w, h in labels), labels
+    inside = [0 <= x <= x + w <= state["width"] + 0.5 and 0 <= y <= y + h <= state["height"] + 0.5 for x, y, w, h in labels]
+    assert all(inside), labels
     save_screenshot(page, tmp_path, "service_browser_close_faces.png")
 
     # a failed upload: the previous result goes, the error shows
