@@ -22,6 +22,10 @@ fp=("$VENV/bin/faceprint")
 examples=../shared/data/face_recognition_examples/examples/knn_examples
 people=${1:-$examples/train}
 if [ $# -ge 2 ]; then shift; photos=("$@"); elif [ $# -eq 1 ]; then photos=(); else photos=("$examples/test"); fi
+if [ -z "${FACEPRINT_HOME:-}" ] && [ -e .faceprint-home/gallery.sqlite ]; then
+  echo "== note: an older gallery is in ./.faceprint-home (this script's former default); to use it:" \
+       "FACEPRINT_HOME=$PWD/.faceprint-home scripts/main.sh ..." >&2
+fi
 where=$("${fp[@]}" gallery info --json | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["location"])')
 if [ -d "$people" ]; then
   echo "== enrolling the people in $people (gallery: $where)"
