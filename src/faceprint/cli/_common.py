@@ -110,6 +110,30 @@ def pipeline_from_args(args: argparse.Namespace):
     return Pipeline.from_config(cfg, **changes)
 
 
+class JobsPipeline:
+    """A pipeline whose ``process_many`` spreads its images over ``jobs`` threads (contiguous
+    shares, each still embedded in shared batches; results in input order). Everything else is
+    the wrapped pipeline's: give it where a pipeline is injected (e.g. a Gallery that enrols)."""
+
+    def __init__(self, pipeline: Any, jobs: int) -> None:
+        self._pipeline = pipeline
+        self._jobs = max(1, int(jobs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipeline, name)
+
+    def process_many(self, images: Iterable[Any], *, boxes: Any = None, embed: bool = True) -> Iterator[Any]:
+        imgs = list(images)
+        n = min(self._jobs, len(imgs))
+        if n <= 1 or boxes is not None:
+            yield from self._pipeline.process_many(imgs, boxes=boxes, embed=embed)
+            return
+        size = -(-len(imgs) // n)
+        shares = [imgs[i:i + size] for i in range(0, len(imgs), size)]
+        for faces in map_ordered(lambda share: list(self._pipeline.process_many(share, embed=embed)), shares, len(shares)):
+            yield from faces
+
+
 def add_output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

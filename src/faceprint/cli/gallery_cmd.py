@@ -18,6 +18,7 @@ from typing import Any
 
 from faceprint.cli._common import (
     IMAGE_SUFFIXES,
+    JobsPipeline,
     add_jobs_arg,
     add_output_args,
     add_pipeline_args,
@@ -51,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="?", help="the person's name (not with --folders)")
     p.add_argument("images", nargs="*", help="image files or folders (searched recursively for images)")
     p.add_argument("--folders", metavar="DIR", help="bulk: DIR/<name>/<images>, one sub-folder per person")
+    add_jobs_arg(p)
     p.add_argument("--select", type=_selection, default=None,
                    help="face to take from photos with several: largest, center, score or an index (default: refuse them)")
     _add_home(p)
@@ -108,6 +110,8 @@ def _gallery(args: argparse.Namespace, with_pipeline: bool = True) -> Any:
     from faceprint.matching.gallery import Gallery
 
     pipe = pipeline_from_args(args) if with_pipeline and hasattr(args, "embedder") else None
+    if pipe is not None and getattr(args, "func", None) is run_enroll:
+        pipe = JobsPipeline(pipe, jobs_of(args))  # enrolment batches spread over --jobs threads
     return Gallery(home=args.home, pipeline=pipe, threshold=getattr(args, "threshold", None),
                    target_fpir=getattr(args, "fpir", None))
 

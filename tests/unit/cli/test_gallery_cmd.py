@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "matching"))
@@ -170,3 +171,33 @@ def test_identify_threshold_follows_gallery_size_and_fpir(fake_pipeline, people:
     code, out, _ = run(capsys, "gallery", "info", "--json", "--home", str(home))
     info = json.loads(out)
     assert info["threshold"] == pytest.approx(face["threshold"], abs=1e-6) and info["target_fpir"] == 0.01
+
+
+def test_enroll_jobs_and_folders_give_the_same_gallery(fake_pipeline, people: Path, tmp_path: Path, capsys) -> None:
+    """`enroll NAME DIR --jobs 2` reads the folder recursively and enrols what --jobs 1 does, in order."""
+    outs = {}
+    for jobs in ("1", "2"):
+        code, out, _ = run(capsys, "enroll", "bob", str(people / "bob"), "--home", str(tmp_path / jobs), "--json",
+                           "--jobs", jobs, "--select", "largest")
+        assert code == 0
+        outs[jobs] = [(o["source"], o["status"]) for o in json.loads(out)["images"]]
+    assert outs["1"] == outs["2"] and [Path(s).name for s, _ in outs["1"]] == ["0.png", "1.png", "group.png"]
+
+
+def test_jobs_pipeline_keeps_order(fake_pipeline) -> None:
+    from faceprint.cli._common import JobsPipeline
+
+    imgs = [np.full((8, 8, 3), i, np.uint8) for i in range(7)]
+    seen: list[int] = []
+
+    class Recorder:
+        model_tag = "rec"
+
+        def process_many(self, images, *, boxes=None, embed=True):
+            for im in images:
+                seen.append(int(im[0, 0, 0]))
+                yield [int(im[0, 0, 0])]
+
+    jp = JobsPipeline(Recorder(), 3)
+    assert list(jp.process_many(imgs)) == [[i] for i in range(7)]
+    assert sorted(seen) == list(range(7)) and jp.model_tag == "rec"
