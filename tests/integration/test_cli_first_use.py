@@ -40,6 +40,8 @@ def test_verify_group_photo_warns_and_selects_per_image(capsys, ex, tmp_path) ->
     assert {code, code2} == {0, 1}  # Obama matches one face of the group photo and not the other
     code3, out3, _ = run(capsys, "verify", two, obama, "--select", f"{other},0", "--json")
     assert json.loads(out3)["face_a"]["used"] == other and code3 == code2  # the A,B form
+    code4, _, err4 = run(capsys, "verify", two, obama, "--select", "1")  # one index for both: B has one face
+    assert code4 == 2 and "obama.jpg" in err4 and "--select-b" in err4
     drawn = sorted(p.name for p in (tmp_path / "d").iterdir())
     assert drawn == ["a_two_people_verify.jpg", "b_obama_verify.jpg"]
     from faceprint.io import load_image

@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _face(path: str, how: Any, pipeline: Any, draw: str | None, tag: str) -> tuple[Any, dict[str, Any]]:
     """(embedding, report) of the selected face of one image; warns when it has several faces."""
-    from faceprint.errors import NoFaceFound
+    from faceprint.errors import InvalidInput, NoFaceFound
     from faceprint.io import load_image
     from faceprint.pipeline import select_face
 
@@ -63,7 +63,10 @@ def _face(path: str, how: Any, pipeline: Any, draw: str | None, tag: str) -> tup
     faces = [f for f in pipeline.process(img) if f.embedding is not None]
     if not faces:
         raise NoFaceFound(f"no face found in {path}")
-    face = select_face(faces, how, img.shape)
+    try:
+        face = select_face(faces, how, img.shape)
+    except InvalidInput as e:  # e.g. an index that only the other photo has
+        raise InvalidInput(f"{path}: {e}; choose this photo's face with --select-{tag} (or --select A,B)") from None
     index = next(i for i, f in enumerate(faces) if f is face)
     info: dict[str, Any] = {"image": path, "faces": len(faces), "used": index, "select": how, "box": list(face.box.as_tuple())}
     if len(faces) > 1:
