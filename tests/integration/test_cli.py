@@ -60,7 +60,8 @@ def test_verify_missing_file_exit_2(capsys, ex, tmp_path):
 def test_embed_npz(capsys, ex, tmp_path):
     import numpy as np
 
-    code, out, _ = run(capsys, "embed", str(ex / "obama.jpg"), str(ex / "biden.jpg"), "--out", str(tmp_path / "e.npz"), "--no-progress")
+    code, out, _ = run(capsys, "embed", str(ex / "obama.jpg"), str(ex / "biden.jpg"), "--out", str(tmp_path / "e.npz"),
+                       "--no-progress")
     assert code == 0
     z = np.load(tmp_path / "e.npz")
     assert z["embeddings"].shape == (2, 128)
@@ -83,7 +84,8 @@ def test_analyze_with_identify_in_one_pass(capsys, ex, tmp_path) -> None:
     home = str(tmp_path / "home")
     code, _, err = run(capsys, "enroll", "obama", str(ex / "obama.jpg"), "--home", home)
     assert code == 0, err
-    code, out, err = run(capsys, "analyze", str(ex / "two_people.jpg"), str(ex / "obama2.jpg"), "--identify", "--home", home, "--json", "--no-progress")
+    code, out, err = run(capsys, "analyze", str(ex / "two_people.jpg"), str(ex / "obama2.jpg"), "--identify", "--home", home,
+                         "--json", "--no-progress")
     assert code == 0, err
     res = json.loads(out)["results"]
     two, single = res[0]["faces"], res[1]["faces"]

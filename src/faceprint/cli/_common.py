@@ -4,11 +4,75 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+#: File name endings taken as images when a folder is given.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp", ".gif"})
+
+
+def expand_images(paths: Iterable[str]) -> list[str]:
+    """Files as given, folders replaced by the images under them (recursively, sorted, hidden
+    entries skipped). A path that does not exist is kept, so that it is reported per image.
+    Raises InvalidInput for a folder without any image."""
+    from faceprint.errors import InvalidInput
+
+    out: list[str] = []
+    for p in paths:
+        root = Path(p)
+        if not root.is_dir():
+            out.append(p)
+            continue
+        found = sorted(
+            f for f in root.rglob("*")
+            if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
+            and not any(part.startswith(".") for part in f.relative_to(root).parts)
+        )
+        if not found:
+            raise InvalidInput(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {p}")
+        out += [str(f) for f in found]
+    return out
+
+
+def add_jobs_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help=f"images processed at once (default: every core, {os.cpu_count() or 1} here)")
+
+
+def jobs_of(args: argparse.Namespace) -> int:
+    """``--jobs``, defaulting to every core."""
+    from faceprint.errors import InvalidInput
+
+    n = getattr(args, "jobs", None)
+    if n is None:
+        return os.cpu_count() or 1
+    if n < 1:
+        raise InvalidInput(f"--jobs must be >= 1, got {n}")
+    return int(n)
+
+
+def map_ordered(fn: Callable[[T], R], items: Iterable[T], jobs: int) -> Iterator[R]:
+    """``map(fn, items)`` on ``jobs`` threads, results in input order; at most ``2 * jobs``
+    items are in flight (decoded images stay bounded). ``jobs == 1`` runs in this thread."""
+    if jobs <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="faceprint-job") as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def add_pipeline_args(p: argparse.ArgumentParser) -> None:
@@ -46,6 +110,30 @@ def pipeline_from_args(args: argparse.Namespace):
     return Pipeline.from_config(cfg, **changes)
 
 
+class JobsPipeline:
+    """A pipeline whose ``process_many`` spreads its images over ``jobs`` threads (contiguous
+    shares, each still embedded in shared batches; results in input order). Everything else is
+    the wrapped pipeline's: give it where a pipeline is injected (e.g. a Gallery that enrols)."""
+
+    def __init__(self, pipeline: Any, jobs: int) -> None:
+        self._pipeline = pipeline
+        self._jobs = max(1, int(jobs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipeline, name)
+
+    def process_many(self, images: Iterable[Any], *, boxes: Any = None, embed: bool = True) -> Iterator[Any]:
+        imgs = list(images)
+        n = min(self._jobs, len(imgs))
+        if n <= 1 or boxes is not None:
+            yield from self._pipeline.process_many(imgs, boxes=boxes, embed=embed)
+            return
+        size = -(-len(imgs) // n)
+        shares = [imgs[i:i + size] for i in range(0, len(imgs), size)]
+        for faces in map_ordered(lambda share: list(self._pipeline.process_many(share, embed=embed)), shares, len(shares)):
+            yield from faces
+
+
 def add_output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -77,7 +165,8 @@ def _default(o: Any) -> Any:
 
 
 def for_each_image(args: argparse.Namespace, paths: list[str], desc: str, fn: Any) -> tuple[list[dict[str, Any]], bool]:
-    """Decode each image and call ``fn(index, path, image) -> dict`` on it, with a progress bar.
+    """Decode each image and call ``fn(index, path, image) -> dict`` on it, with a progress bar,
+    on ``--jobs`` threads (``fn`` must be thread-safe; results come back in input order).
 
     An image that cannot be read (or that ``fn`` rejects with a FaceprintError) becomes an
     ``{"image", "error": {"code", "message"}}`` entry instead of stopping the run. Returns the
@@ -86,15 +175,15 @@ def for_each_image(args: argparse.Namespace, paths: list[str], desc: str, fn: An
     from faceprint.errors import FaceprintError
     from faceprint.io import load_image
 
-    results: list[dict[str, Any]] = []
-    bad = False
-    for i, path in enumerate(progress(paths, len(paths), args, desc)):
+    def one(item: tuple[int, str]) -> dict[str, Any]:
+        i, path = item
         try:
-            results.append({"image": path, **fn(i, path, load_image(path))})
+            return {"image": path, **fn(i, path, load_image(path))}
         except FaceprintError as e:
-            results.append({"image": path, "error": {"code": e.code, "message": str(e)}})
-            bad = True
-    return results, bad
+            return {"image": path, "error": {"code": e.code, "message": str(e)}}
+
+    results = list(progress(map_ordered(one, enumerate(paths), jobs_of(args)), len(paths), args, desc))
+    return results, any("error" in r for r in results)
 
 
 def print_face_results(results: list[dict[str, Any]], face_line: Any) -> None:

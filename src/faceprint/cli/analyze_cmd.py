@@ -1,4 +1,4 @@
-"""faceprint analyze IMG... [--json]: facial expression of every detected face.
+"""faceprint analyze IMG_OR_DIR... [--jobs N] [--json]: facial expression of every detected face.
 
 Exit codes: 0 when every image decoded and at least one face was found, 1 when no image held a
 face, 2 when an image could not be read.
@@ -10,8 +10,10 @@ import argparse
 from typing import Any
 
 from faceprint.cli._common import (
+    add_jobs_arg,
     add_output_args,
     box_text,
+    expand_images,
     for_each_image,
     images_exit_code,
     print_face_results,
@@ -26,7 +28,8 @@ def register(sub: Any) -> None:
         help="facial expression of each face (angry, disgust, fear, happy, sad, surprise, neutral)",
         description="Detect faces and classify each one's expression.",
     )
-    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("images", nargs="+", help="image files or folders (searched recursively for images)")
+    add_jobs_arg(p)
     p.add_argument("--model", default="fer_mini_xception", help="expression model (default: %(default)s)")
     p.add_argument(
         "--tta", choices=TTA_MODES, help="test-time augmentation of the expression model (default: its card's)"
@@ -83,12 +86,12 @@ def run(args: argparse.Namespace) -> int:
         if gallery is None:
             found = [Face(d) for d in detector.detect(img)]
             preds = analyzer.analyze(img, [f.box for f in found])
-            faces = [FaceAnalysis(f, p).to_dict() for f, p in zip(found, preds)]
+            faces = [FaceAnalysis(f, p).to_dict() for f, p in zip(found, preds, strict=True)]
         else:
             faces = [a.to_dict() for a in analyze_faces(img, pipeline=pipeline, analyzer=analyzer, gallery=gallery, k=args.k)]
         return {"width": int(img.shape[1]), "height": int(img.shape[0]), "faces": faces}
 
-    results, bad = for_each_image(args, args.images, "analyze", one)
+    results, bad = for_each_image(args, expand_images(args.images), "analyze", one)
     if args.json:
         print_json({"model": analyzer.card.tag, "results": results})
     else:

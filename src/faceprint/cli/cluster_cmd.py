@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dir", help="folder of images (searched recursively)")
     p.add_argument("--method", choices=["chinese_whispers", "cw", "dbscan"], default="chinese_whispers",
                    help="chinese_whispers (graph, default) or dbscan (density)")
-    p.add_argument("--threshold", type=float, default=None, help="cosine similarity linking two faces (default: calibrated for the method and the number "
+    p.add_argument("--threshold", type=float, default=None,
+                   help="cosine similarity linking two faces (default: calibrated for the method and the number "
                    "of faces: stricter for larger collections)")
     p.add_argument("--min-samples", type=int, default=2, help="dbscan: faces within reach for a core face (default 2)")
     p.add_argument("--min-size", type=int, default=1, help="clusters smaller than this are listed as unclustered")
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     thr = getattr(est, "threshold_", None)
     if thr is None:
         thr = 1.0 - est.eps_
-    clusters = []
+    clusters: list[dict[str, Any]] = []
     for c in range(int(labels.max()) + 1 if (labels >= 0).any() else 0):
         members = [items[i] for i in np.nonzero(labels == c)[0]]
         clusters.append({"label": c, "size": len(members), "faces": members})
@@ -145,8 +146,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(items)} faces in {len(paths)} images -> {len(clusters)} clusters ({multi} with 2+ faces), "
               f"{len(noise)} unclustered; threshold {thr:.4f} ({est.threshold_source_})")
         print(f"wrote {out / 'clusters.json'} and {out / 'index.html'}")
-        for e in errors:
-            print(f"  skipped {e['image']}: {e['error']}", file=sys.stderr)
+        for skipped in errors:
+            print(f"  skipped {skipped['image']}: {skipped['error']}", file=sys.stderr)
     return 0
 
 
@@ -172,11 +173,13 @@ def _html(result: dict[str, Any]) -> str:
 body{{font-family:system-ui,sans-serif;margin:1.5em;background:#fafafa;color:#222}}
 h1{{font-size:1.3em}} h2{{font-size:1em;margin:1.2em 0 .4em}}
 .row{{display:flex;flex-wrap:nowrap;overflow-x:auto;gap:6px;padding-bottom:4px}}
-figure{{margin:0;flex:0 0 auto;width:{THUMB}px}} img{{width:{THUMB}px;height:{THUMB}px;object-fit:cover;border-radius:4px;background:#ddd}}
+figure{{margin:0;flex:0 0 auto;width:{THUMB}px}}
+img{{width:{THUMB}px;height:{THUMB}px;object-fit:cover;border-radius:4px;background:#ddd}}
 figcaption{{font-size:10px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;color:#666}}
 </style></head><body>
 <h1>{result["n_faces"]} faces &rarr; {result["n_clusters"]} clusters</h1>
-<p>method {e(result["method"])}, threshold {result["threshold"]:.4f} ({e(str(result["threshold_source"]))}), model {e(str(result["model"]))}; {result["n_images"]} images under {e(result["root"])}</p>
+<p>method {e(result["method"])}, threshold {result["threshold"]:.4f} ({e(str(result["threshold_source"]))}),
+model {e(str(result["model"]))}; {result["n_images"]} images under {e(result["root"])}</p>
 {"".join(rows)}
 </body></html>
 """

@@ -1,4 +1,4 @@
-"""faceprint embed IMG... [--json] [--out FILE.npz]"""
+"""faceprint embed IMG_OR_DIR... [--jobs N] [--json] [--out FILE.npz]"""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import argparse
 import numpy as np
 
 from faceprint.cli._common import (
+    add_jobs_arg,
     add_output_args,
     add_pipeline_args,
+    expand_images,
     for_each_image,
     images_exit_code,
     pipeline_from_args,
@@ -19,8 +21,9 @@ from faceprint.cli._common import (
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("embed", help="face embeddings of images", description="Embed every face of each image.")
-    p.add_argument("images", nargs="+")
+    p.add_argument("images", nargs="+", help="image files or folders (searched recursively for images)")
     p.add_argument("--out", metavar="FILE.npz", help="also save embeddings (and image index, box) to an .npz file")
+    add_jobs_arg(p)
     add_pipeline_args(p)
     add_output_args(p)
     p.set_defaults(func=run)
@@ -28,24 +31,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     pipeline = pipeline_from_args(args)
-    vecs, owners, boxes = [], [], []
+    images = expand_images(args.images)
 
     def one(index: int, path: str, img) -> dict:
-        faces = pipeline.process(img)
-        for f in faces:
-            vecs.append(f.embedding.vector)
-            owners.append(index)
-            boxes.append(f.box.as_tuple())
-        return {"faces": [f.to_dict(include_embedding=True) for f in faces]}
+        return {"faces": [f.to_dict(include_embedding=True) for f in pipeline.process(img)]}
 
-    results, bad = for_each_image(args, args.images, "embed", one)
+    results, bad = for_each_image(args, images, "embed", one)
+    vecs, owners, boxes = [], [], []
+    for index, r in enumerate(results):  # in input order, whatever --jobs is
+        for f in r.get("faces", []):
+            vecs.append(f["embedding"]["vector"])
+            owners.append(index)
+            boxes.append(f["box"])
     if args.out:
         np.savez(
             args.out,
             embeddings=np.asarray(vecs, np.float32).reshape(len(vecs), -1),
             image_index=np.asarray(owners, np.int64),
             boxes=np.asarray(boxes, np.float32).reshape(-1, 4),
-            images=np.asarray(args.images),
+            images=np.asarray(images),
             model=np.asarray(pipeline.model_tag),
         )
     if args.json:

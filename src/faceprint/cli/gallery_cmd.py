@@ -5,7 +5,8 @@
 * ``faceprint gallery info|list|show NAME|remove NAME...|export FILE|import FILE|reembed``
 
 All take ``--home DIR`` (else ``$FACEPRINT_HOME``, else the per-user data directory).
-Exit codes: 0 ok; 1 no face / nobody identified / some images not enrolled; 2 bad input.
+Exit codes: 0 ok; 1 no face / nobody identified / some images not enrolled (with --folders: some
+person got no photo enrolled); 2 bad input, unknown names included.
 """
 
 from __future__ import annotations
@@ -15,9 +16,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from faceprint.cli._common import add_output_args, add_pipeline_args, pipeline_from_args, print_json
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp", ".gif"}
+from faceprint.cli._common import (
+    IMAGE_SUFFIXES,
+    JobsPipeline,
+    add_jobs_arg,
+    add_output_args,
+    add_pipeline_args,
+    expand_images,
+    jobs_of,
+    map_ordered,
+    pipeline_from_args,
+    print_json,
+    progress,
+)
 
 
 def _selection(value: str) -> Any:
@@ -25,7 +36,8 @@ def _selection(value: str) -> Any:
 
 
 def _add_home(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--home", default=None, help="data directory holding the gallery (default: $FACEPRINT_HOME or the user data dir)")
+    p.add_argument("--home", default=None,
+                   help="data directory holding the gallery (default: $FACEPRINT_HOME or the user data dir)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,12 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "enroll",
         help="add photos of a person to the gallery",
         description="Enroll photos of one person (NAME IMG...), or a folder-per-person tree (--folders DIR). "
-        "Each photo must hold exactly one face unless --select says which to take. Bad images are reported "
-        "and skipped; every image reported enrolled is on disk.",
+        "Each photo must hold exactly one face unless --select says which to take. Bad images (no face, "
+        "several faces, unreadable) are reported and skipped; every image reported enrolled is on disk. "
+        "With --folders the exit status is 0 when every person got at least one photo enrolled.",
     )
     p.add_argument("name", nargs="?", help="the person's name (not with --folders)")
-    p.add_argument("images", nargs="*", help="image files")
+    p.add_argument("images", nargs="*", help="image files or folders (searched recursively for images)")
     p.add_argument("--folders", metavar="DIR", help="bulk: DIR/<name>/<images>, one sub-folder per person")
+    add_jobs_arg(p)
     p.add_argument("--select", type=_selection, default=None,
                    help="face to take from photos with several: largest, center, score or an index (default: refuse them)")
     _add_home(p)
@@ -46,9 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output_args(p)
     p.set_defaults(func=run_enroll)
 
-    p = sub.add_parser("identify", help="who is in these photos?", description="Identify every face of each image against the gallery.")
-    p.add_argument("images", nargs="+", help="image files")
+    p = sub.add_parser("identify", help="who is in these photos?",
+                       description="Identify every face of each image against the gallery.")
+    p.add_argument("images", nargs="+", help="image files or folders (searched recursively for images)")
     p.add_argument("-k", type=int, default=5, help="candidates per face (default 5)")
+    add_jobs_arg(p)
     p.add_argument("--threshold", type=float, default=None,
                    help="cosine threshold for a match (default: solved for --fpir and the gallery's size)")
     p.add_argument("--fpir", type=float, default=None,
@@ -76,7 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp["export"].add_argument("path")
     sp["export"].add_argument("--force", action="store_true", help="overwrite an existing file")
     sp["import"].add_argument("path")
-    sp["reembed"].add_argument("--roots", nargs="*", default=[], metavar="DIR", help="folders to search for moved source images (by content)")
+    sp["reembed"].add_argument("--roots", nargs="*", default=[], metavar="DIR",
+                               help="folders to search for moved source images (by content)")
     sp["reembed"].add_argument("--drop-missing", action="store_true", help="drop faces whose source image cannot be found")
     _add_home(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
@@ -93,7 +110,10 @@ def _gallery(args: argparse.Namespace, with_pipeline: bool = True) -> Any:
     from faceprint.matching.gallery import Gallery
 
     pipe = pipeline_from_args(args) if with_pipeline and hasattr(args, "embedder") else None
-    return Gallery(home=args.home, pipeline=pipe, threshold=getattr(args, "threshold", None), target_fpir=getattr(args, "fpir", None))
+    if pipe is not None and getattr(args, "func", None) is run_enroll:
+        pipe = JobsPipeline(pipe, jobs_of(args))  # enrolment batches spread over --jobs threads
+    return Gallery(home=args.home, pipeline=pipe, threshold=getattr(args, "threshold", None),
+                   target_fpir=getattr(args, "fpir", None))
 
 
 # ------------------------------------------------------------------ enroll
@@ -105,9 +125,11 @@ def _folder_items(root: Path) -> list[tuple[str, Path]]:
 
         raise InvalidInput(f"--folders needs a directory, got {root}")
     items = []
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
-        for f in sorted(d.iterdir()):
-            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted(d.rglob("*")):
+            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not any(
+                part.startswith(".") for part in f.relative_to(d).parts
+            ):
                 items.append((d.name, f))
     return items
 
@@ -124,9 +146,10 @@ def run_enroll(args: argparse.Namespace) -> int:
     else:
         if not args.name or not args.images:
             raise InvalidInput("usage: faceprint enroll NAME IMG... | faceprint enroll --folders DIR")
-        items = [(args.name, img) for img in args.images]
+        items = [(args.name, img) for img in expand_images(args.images)]
     counts = {"enrolled": 0, "duplicate": 0, "error": 0}
     outcomes = []
+    ok_people: set[str] = set()
     with _gallery(args) as g:
         bar = None
         if not args.no_progress and len(items) > 1 and not args.json:
@@ -136,6 +159,8 @@ def run_enroll(args: argparse.Namespace) -> int:
         try:
             for o in g.enroll_many(items, select=args.select):
                 counts[o.status] += 1
+                if o.status != "error":
+                    ok_people.add(o.name)
                 if args.json:
                     outcomes.append(o.to_dict())
                 else:
@@ -146,12 +171,19 @@ def run_enroll(args: argparse.Namespace) -> int:
         finally:
             if bar:
                 bar.close()
-        n_people = len({n for n, _ in items})
+        people = sorted({n for n, _ in items})
+    missing = [n for n in people if n not in ok_people]
     if args.json:
-        print_json({"counts": counts, "images": outcomes})
+        print_json({"counts": counts, "images": outcomes, "people_without_photo": missing})
     else:
         print(f"{counts['enrolled']} enrolled, {counts['duplicate']} already there, {counts['error']} failed "
-              f"({len(items)} images, {n_people} people)", file=sys.stderr)
+              f"({len(items)} images, {len(people)} people)", file=sys.stderr)
+        if counts["error"]:
+            print(f"faceprint: warning: {counts['error']} photo(s) skipped (see 'error' lines above)", file=sys.stderr)
+        if missing:
+            print(f"faceprint: warning: no photo enrolled for {', '.join(missing)}", file=sys.stderr)
+    if args.folders:  # bulk: bad photos are skipped; a failure is a person left without any photo
+        return 0 if not missing else 1
     return 0 if counts["error"] == 0 else 1
 
 
@@ -159,29 +191,38 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def run_identify(args: argparse.Namespace) -> int:
-    from faceprint.errors import FaceprintError
+    from faceprint.errors import FaceprintError, GalleryError, InvalidInput, ModelUnavailable
+    from faceprint.io import load_image
 
     if args.k < 1:
-        from faceprint.errors import InvalidInput
-
         raise InvalidInput("-k must be >= 1")
-    results = []
+    images = expand_images(args.images)
+    results: list[dict[str, Any]] = []
     any_known = False
     bad = False
     with _gallery(args) as g:
-        for path in args.images:
-            try:
-                faces = g.identify(path, k=args.k, threshold=args.threshold)
-            except FaceprintError as e:
-                from faceprint.errors import GalleryError, ModelUnavailable
+        pipeline = g.pipeline
 
-                if isinstance(e, (GalleryError, ModelUnavailable)):
-                    raise  # not about this image: every other image would fail the same way
+        def faces_of(path: str) -> Any:  # detection and embedding on --jobs threads
+            try:
+                return [f for f in pipeline.process(load_image(path)) if f.embedding is not None]
+            except (GalleryError, ModelUnavailable):
+                raise  # not about this image: every other image would fail the same way
+            except FaceprintError as e:
+                return e
+
+        for path, got in zip(images, progress(map_ordered(faces_of, images, jobs_of(args)), len(images), args, "identify"),
+                             strict=True):
+            if isinstance(got, FaceprintError):
                 bad = True
-                results.append({"image": path, "error": str(e), "error_code": e.code})
+                results.append({"image": path, "error": str(got), "error_code": got.code})
                 if not args.json:
-                    print(f"{path}: error: {e}", file=sys.stderr)
+                    print(f"{path}: error: {got}", file=sys.stderr)
                 continue
+            faces = g.identify_embeddings(  # the search, in this thread
+                [f.embedding for f in got], args.k, threshold=args.threshold,
+                boxes=[f.box for f in got], detection_scores=[f.detection.score for f in got],
+            ) if got else []
             any_known |= any(not f.is_unknown for f in faces)
             results.append({"image": path, "faces": [f.to_dict() for f in faces]})
             if not args.json:
@@ -262,8 +303,16 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from faceprint.errors import UnknownIdentity
+
     with _gallery(args, with_pipeline=False) as g:
-        rec, faces = g.show(args.name)
+        try:
+            rec, faces = g.show(args.name)
+        except UnknownIdentity:
+            raise UnknownIdentity(
+                f"no identity named {args.name!r} in the gallery at {g.store.location} "
+                "(`faceprint gallery list` shows who is enrolled; --home / FACEPRINT_HOME choose the gallery)"
+            ) from None
     if args.json:
         print_json({**rec.to_dict(), "faces": [f.to_dict() for f in faces]})
         return 0

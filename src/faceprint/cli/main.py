@@ -1,7 +1,8 @@
 """``faceprint`` command line. Each subcommand lives in its own module of this package and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a callable ``run(args) -> int``.
 
-Exit codes: 0 ok, 1 no face / no match, 2 bad input (or usage), 3 internal/model error.
+Exit codes: 0 ok, 1 no face / no match, 2 bad input (or usage; an unknown identity name is bad
+input), 3 internal/model error.
 Only the CLI prints; library code logs.
 """
 
@@ -12,7 +13,7 @@ import importlib
 import logging
 import sys
 
-from faceprint.errors import FaceprintError, InvalidImage, InvalidInput, NoFaceFound
+from faceprint.errors import FaceprintError, InvalidImage, InvalidInput, NoFaceFound, UnknownIdentity
 
 #: Subcommand modules, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -34,9 +35,23 @@ COMMAND_MODULES: tuple[str, ...] = (
 EXIT_OK, EXIT_NO_MATCH, EXIT_BAD_INPUT, EXIT_ERROR = 0, 1, 2, 3
 
 
+def version() -> str:
+    """The installed distribution's version, else the package's own."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("faceprint")
+    except PackageNotFoundError:
+        import faceprint
+
+        return str(getattr(faceprint, "__version__", "unknown"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faceprint", description="Offline face recognition.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("--version", action="version", version=f"faceprint {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for mod in COMMAND_MODULES:
         try:
@@ -62,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return int(args.func(args) or 0)
-    except (InvalidImage, InvalidInput) as e:
+    except (InvalidImage, InvalidInput, UnknownIdentity) as e:  # the user's input: a typo is not an internal error
         print(f"faceprint: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NoFaceFound as e:

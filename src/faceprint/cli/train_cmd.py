@@ -79,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
         if result.best:
             b = result.best
             print(
-                f"best epoch {int(b['epoch'])}: validation accuracy {100 * b['accuracy']:.2f}%, macro F1 {100 * b['macro_f1']:.2f}%"
-                + (f" (flip-TTA {100 * b['accuracy_flip']:.2f}% / {100 * b['macro_f1_flip']:.2f}%)" if "accuracy_flip" in b else "")
+                f"best epoch {int(b['epoch'])}: validation accuracy {100 * b['accuracy']:.2f}%, "
+                f"macro F1 {100 * b['macro_f1']:.2f}%"
+                + (f" (flip-TTA {100 * b['accuracy_flip']:.2f}% / {100 * b['macro_f1_flip']:.2f}%)"
+                   if "accuracy_flip" in b else "")
             )
     return 0

@@ -435,7 +435,7 @@ class Gallery:
         """A person's record and enrolled faces."""
         rec = self.store.identity(name)
         if rec is None:
-            raise UnknownIdentity(f"no identity named {name!r} in the gallery {self.store.location}")
+            raise UnknownIdentity(f"no identity named {name!r} in the gallery")
         return rec, self.store.faces(name)
 
     def export(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:

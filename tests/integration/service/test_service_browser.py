@@ -61,7 +61,8 @@ class PageWatch:
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
         self.foreign_requests: list[str] = []
-        page.on("console", lambda m: self.console_errors.append(f"{m.text} [{m.location.get('url', '')}]") if m.type == "error" else None)
+        page.on("console", lambda m: self.console_errors.append(f"{m.text} [{m.location.get('url', '')}]")
+                if m.type == "error" else None)
         page.on("pageerror", lambda e: self.page_errors.append(str(e)))
         page.on("request", self._request)
         # securitypolicyviolation events, across reloads (the binding and the init script are
@@ -159,7 +160,9 @@ def canvas_state(page: Any) -> dict[str, Any]:
     )
 
 
-def test_page_enroll_identify_delete(live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path, tmp_path: Path) -> None:
+def test_page_enroll_identify_delete(
+    live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path, tmp_path: Path
+) -> None:
     server = live_server()
     watch = open_page(server.url)
     page = watch.page
@@ -219,7 +222,9 @@ def test_page_enroll_identify_delete(live_server: Callable[..., Any], open_page:
     assert not any(problems.values()), problems
 
 
-def test_page_asks_for_the_api_key(live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path) -> None:
+def test_page_asks_for_the_api_key(
+    live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path
+) -> None:
     server = live_server("--auth", "on", env={"FACEPRINT_ADMIN_KEY": ADMIN_KEY})
     watch = open_page(server.url)
     page = watch.page
@@ -257,4 +262,77 @@ def test_page_asks_for_the_api_key(live_server: Callable[..., Any], open_page: C
     # only the refused API calls logged errors (the browser logs every 401), nothing else went wrong
     problems = watch.problems()
     unexpected = [e for e in problems.pop("console errors") if not re.search(r"status of 401", e)]
+    assert not unexpected and not any(problems.values()), (unexpected, problems)
+
+
+def _side_by_side(photo: Path, out: Path, height: int = 240, copies: int = 2) -> Path:
+    """``copies`` of ``photo`` next to each other at ``height`` px: faces close together, labels
+    wider than the faces (where labels drawn at each box would run into each other)."""
+    from PIL import Image
+
+    img = Image.open(photo).convert("RGB")
+    small = img.resize((round(img.width * height / img.height), height))
+    canvas = Image.new("RGB", (small.width * copies, height), "white")
+    for i in range(copies):
+        canvas.paste(small, (i * small.width, 0))
+    canvas.save(out)
+    return out
+
+
+def _overlapping(rects: list[list[float]]) -> list[tuple[int, int]]:
+    def hit(a: list[float], b: list[float]) -> bool:
+        return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+    return [(i, j) for i in range(len(rects)) for j in range(i + 1, len(rects)) if hit(rects[i], rects[j])]
+
+
+def test_page_hint_close_labels_and_failed_upload(
+    live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path, tmp_path: Path
+) -> None:
+    """Issue 18, point 7: an empty gallery says what to do; labels of close faces do not overlap;
+    a failed upload clears the previous result and shows the error."""
+    import json
+
+    server = live_server()
+    watch = open_page(server.url)
+    page = watch.page
+    hint = page.locator("#empty-hint")
+    hint.wait_for(state="visible")
+    assert "Enroll a person" in hint.inner_text() and "enroll --folders" in hint.inner_text()
+    results = identify(page, examples / "obama.jpg")  # identify before anyone is enrolled: says so
+    assert results == ["unknown (nobody is enrolled yet: enroll people first)"], results
+
+    enroll(page, "Barack Obama", examples / "obama.jpg")
+    assert hint.is_hidden()
+
+    # three faces side by side, labels wider than the faces: placed clear of each other, on the canvas
+    close = _side_by_side(examples / "obama2.jpg", tmp_path / "close.jpg", height=240, copies=3)
+    results = identify(page, close)
+    assert len(results) == 3 and all(r.startswith("Barack Obama (score ") for r in results), results
+    state = canvas_state(page)
+    labels = json.loads(page.get_attribute("#identify-canvas", "data-labels") or "[]")
+    assert len(labels) == 3 and labels[0][2] > state["width"] / 3, labels  # wider than a face's third
+    assert _overlapping(labels) == [], labels
+    inside = [0 <= x <= x + w <= state["width"] + 0.5 and 0 <= y <= y + h <= state["height"] + 0.5 for x, y, w, h in labels]
+    assert all(inside), labels
+    save_screenshot(page, tmp_path, "service_browser_close_faces.png")
+
+    # a failed upload: the previous result goes, the error shows
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    page.set_input_files("#identify-file", str(broken))
+    page.click("#identify-btn")
+    message = page.locator("#message")
+    message.wait_for(state="visible")
+    page.wait_for_function("() => !document.getElementById('identify-btn').disabled")
+    assert message.inner_text().startswith("invalid_image"), message.inner_text()
+    assert page.locator("#identify-result li").count() == 0
+    state = canvas_state(page)
+    assert state["width"] == 0 and state["faces"] is None, state
+    # and the next good photo clears the error
+    results = identify(page, examples / "obama2.jpg")
+    assert len(results) == 1 and message.is_hidden()
+
+    problems = watch.problems()
+    unexpected = [e for e in problems.pop("console errors") if not re.search(r"status of 400", e)]
     assert not unexpected and not any(problems.values()), (unexpected, problems)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "matching"))
@@ -45,7 +46,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def test_bulk_enroll_identify_and_manage(fake_pipeline, people: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     home = str(tmp_path / "home")
     code, out, err = run(capsys, "enroll", "--folders", str(people), "--home", home)
-    assert code == 1  # some images failed
+    assert code == 0  # bad photos are skipped: every person still got one (issue 18)
+    assert "2 photo(s) skipped" in err
     lines = out.strip().splitlines()
     assert sum(line.startswith("enrolled") for line in lines) == 6
     assert any(line.startswith("error") and "group.png" in line and "2 faces" in line for line in lines)
@@ -55,6 +57,14 @@ def test_bulk_enroll_identify_and_manage(fake_pipeline, people: Path, tmp_path: 
     # a second run enrolls nothing new
     code, out, _ = run(capsys, "enroll", "--folders", str(people), "--home", home, "--json", "--no-progress")
     assert json.loads(out)["counts"] == {"enrolled": 0, "duplicate": 6, "error": 2}
+
+    # a person left without any usable photo is a failure (exit 1), named in a warning
+    save_png(people / "dee" / "group.png", 7, 1, n_faces=2)
+    code, out, err = run(capsys, "enroll", "--folders", str(people), "--home", home, "--no-progress")
+    assert code == 1 and "no photo enrolled for dee" in err
+    # named images (not --folders): any failure is exit 1, as before
+    code, _, _ = run(capsys, "enroll", "dee", str(people / "dee" / "group.png"), "--home", home)
+    assert code == 1
 
     # FACEPRINT_HOME is used when --home is absent
     monkeypatch.setenv("FACEPRINT_HOME", home)
@@ -161,3 +171,33 @@ def test_identify_threshold_follows_gallery_size_and_fpir(fake_pipeline, people:
     code, out, _ = run(capsys, "gallery", "info", "--json", "--home", str(home))
     info = json.loads(out)
     assert info["threshold"] == pytest.approx(face["threshold"], abs=1e-6) and info["target_fpir"] == 0.01
+
+
+def test_enroll_jobs_and_folders_give_the_same_gallery(fake_pipeline, people: Path, tmp_path: Path, capsys) -> None:
+    """`enroll NAME DIR --jobs 2` reads the folder recursively and enrols what --jobs 1 does, in order."""
+    outs = {}
+    for jobs in ("1", "2"):
+        code, out, _ = run(capsys, "enroll", "bob", str(people / "bob"), "--home", str(tmp_path / jobs), "--json",
+                           "--jobs", jobs, "--select", "largest")
+        assert code == 0
+        outs[jobs] = [(o["source"], o["status"]) for o in json.loads(out)["images"]]
+    assert outs["1"] == outs["2"] and [Path(s).name for s, _ in outs["1"]] == ["0.png", "1.png", "group.png"]
+
+
+def test_jobs_pipeline_keeps_order(fake_pipeline) -> None:
+    from faceprint.cli._common import JobsPipeline
+
+    imgs = [np.full((8, 8, 3), i, np.uint8) for i in range(7)]
+    seen: list[int] = []
+
+    class Recorder:
+        model_tag = "rec"
+
+        def process_many(self, images, *, boxes=None, embed=True):
+            for im in images:
+                seen.append(int(im[0, 0, 0]))
+                yield [int(im[0, 0, 0])]
+
+    jp = JobsPipeline(Recorder(), 3)
+    assert list(jp.process_many(imgs)) == [[i] for i in range(7)]
+    assert sorted(seen) == list(range(7)) and jp.model_tag == "rec"

@@ -31,7 +31,8 @@ def tiny_faces(tmp_path):
 def _write_config(path, root, epochs):
     path.write_text(
         f'epochs = {epochs}\nbatch_size = 4\noutput_dir = "run"\n[data]\nroot = "{root}"\n'
-        '[model]\nbackbone = "iresnet_tiny"\nembedding_dim = 32\n[loss]\nname = "arcface"\nparams = { scale = 16.0, margin = 0.3 }\n'
+        '[model]\nbackbone = "iresnet_tiny"\nembedding_dim = 32\n'
+        '[loss]\nname = "arcface"\nparams = { scale = 16.0, margin = 0.3 }\n'
     )
 
 

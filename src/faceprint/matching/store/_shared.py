@@ -111,7 +111,7 @@ class SqlStoreMixin:
         with self._write() as c:
             row = c.execute(self._sql("SELECT id FROM identities WHERE name=?"), (name,)).fetchone()
             if row is None:
-                raise UnknownIdentity(f"no identity named {name!r} in the gallery {self.location}")
+                raise UnknownIdentity(f"no identity named {name!r} in the gallery")
             n = c.execute(self._sql("SELECT COUNT(*) FROM faces WHERE identity_id=?"), (row[0],)).fetchone()[0]
             c.execute(self._sql("DELETE FROM identities WHERE id=?"), (row[0],))
         self._erase_deleted()

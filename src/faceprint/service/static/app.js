@@ -51,6 +51,8 @@ async function refreshIdentities() {
   const body = $("identities").querySelector("tbody");
   const data = await api("GET", "/v1/identities");
   body.replaceChildren();
+  // an empty gallery says what to do first
+  $("empty-hint").hidden = data.identities.length > 0;
   for (const p of data.identities) {
     const tr = document.createElement("tr");
     tr.dataset.name = p.name;
@@ -81,6 +83,8 @@ async function refreshIdentities() {
 
 async function enroll(ev) {
   ev.preventDefault();
+  $("enroll-result").textContent = "";  // a failed enrolment must not leave the previous result
+  show("", true);
   await busy($("enroll-btn"), async () => {
     const fd = new FormData();
     fd.append("name", $("enroll-name").value.trim());
@@ -91,6 +95,37 @@ async function enroll(ev) {
     await refreshIdentities();
     await refreshStatus();
   });
+}
+
+function overlaps(a, b) {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+// Where to put a w x h label for a face box so that it overlaps no label placed so far: below
+// the box, above it, inside its bottom or top edge, then further down until it is free.
+function placeLabel(box, w, h, placed, width, height) {
+  const [x1, y1, x2, y2] = box;
+  const x = Math.max(0, Math.min(x1, width - w));
+  const fits = (r) => r.y >= 0 && r.y + r.h <= height && !placed.some((p) => overlaps(r, p));
+  for (const y of [y2, y1 - h, y2 - h, y1]) {
+    const r = { x, y, w, h };
+    if (fits(r)) return r;
+  }
+  const r = { x, y: Math.max(0, Math.min(y2, height - h)), w, h };
+  for (let guard = 0; guard < 200 && placed.some((p) => overlaps(r, p)); guard++) {
+    const hit = placed.filter((p) => overlaps(r, p));
+    r.y = Math.max(...hit.map((p) => p.y + p.h)) + 1;  // just below the labels in the way
+  }
+  return r;
+}
+
+function clearResult() {
+  const canvas = $("identify-canvas");
+  canvas.width = 0;
+  canvas.height = 0;
+  delete canvas.dataset.faces;
+  delete canvas.dataset.labels;
+  $("identify-result").replaceChildren();
 }
 
 function drawResult(img, faces) {
@@ -106,23 +141,34 @@ function drawResult(img, faces) {
   const font = Math.round(14 * Math.max(1, shown));
   g.font = `${font}px system-ui, sans-serif`;
   g.lineWidth = 2 * Math.max(1, shown);
+  const boxes = [];
   for (const f of faces) {
     if (!f.box) continue;
-    const [x1, y1, x2, y2] = f.box.map((v) => v * scale);
+    const box = f.box.map((v) => v * scale);
     const known = !f.unknown;
-    g.strokeStyle = known ? "#2ecc71" : "#e74c3c";
-    g.strokeRect(x1, y1, x2 - x1, y2 - y1);
-    const label = known ? `${f.identity} ${f.score.toFixed(3)}` : "unknown";
-    const w = g.measureText(label).width + 8;
-    g.fillStyle = g.strokeStyle;
-    g.fillRect(x1, y2, w, font + 6);
-    g.fillStyle = "#fff";
-    g.fillText(label, x1 + 4, y2 + font);
+    const color = known ? "#2ecc71" : "#e74c3c";
+    g.strokeStyle = color;
+    g.strokeRect(box[0], box[1], box[2] - box[0], box[3] - box[1]);
+    boxes.push({ f, box, color, known });
   }
+  // labels after every box, each placed clear of the others (close faces: no overlap)
+  const placed = [];
+  for (const { f, box, color, known } of boxes) {
+    const label = known ? `${f.identity} ${f.score.toFixed(3)}` : "unknown";
+    const r = placeLabel(box, g.measureText(label).width + 8, font + 6, placed, canvas.width, canvas.height);
+    placed.push(r);
+    g.fillStyle = color;
+    g.fillRect(r.x, r.y, r.w, r.h);
+    g.fillStyle = "#fff";
+    g.fillText(label, r.x + 4, r.y + font);
+  }
+  canvas.dataset.labels = JSON.stringify(placed.map((r) => [r.x, r.y, r.w, r.h].map((v) => Math.round(v * 10) / 10)));
 }
 
 async function identify(ev) {
   ev.preventDefault();
+  clearResult();  // a failed upload must not leave the previous photo's result on screen
+  show("", true);
   await busy($("identify-btn"), async () => {
     const file = $("identify-file").files[0];
     if (!file) throw new Error("choose a photo");
@@ -145,7 +191,9 @@ async function identify(ev) {
       const li = document.createElement("li");
       li.className = f.unknown ? "unknown" : "known";
       li.textContent = f.unknown
-        ? `unknown (best: ${f.candidates.length ? f.candidates[0].identity + " " + f.candidates[0].score.toFixed(3) : "—"})`
+        ? (f.candidates.length
+          ? `unknown (best: ${f.candidates[0].identity} ${f.candidates[0].score.toFixed(3)})`
+          : "unknown (nobody is enrolled yet: enroll people first)")
         : `${f.identity} (score ${f.score.toFixed(3)}, threshold ${f.threshold.toFixed(3)})`;
       list.appendChild(li);
     }
