@@ -8,6 +8,10 @@
   (``conv_1_conv2d_weight`` ...) as a graph input that no node reads (the convolutions read the
   ``*_reshaped`` outputs of the DequantizeLinear → Reshape chains fed by int8 initializers);
   onnxruntime would demand values for them. They are removed.
+* :func:`fold_dequantize` — replace every ``DequantizeLinear`` of constant initializers by the float
+  initializer it computes, ``(q − zero_point) · scale`` per tensor, per axis or per block (ONNX
+  opset 21 ``block_size``). The int8 YuNet file carries ``block_size`` on per-tensor biases, which
+  onnxruntime rejects; folded, the file holds float weights that were int8-rounded.
 * :func:`set_dim_params` — replace fixed input/output dimensions by symbols, e.g. SFace's batch
   dimension (fixed at 1 in the file) so chips run in batches, or YuNet's height/width.
 
@@ -34,6 +38,58 @@ def fold_input_initializers(model):
     keep = [i for i in out.graph.input if i.name not in inits]
     del out.graph.input[:]
     out.graph.input.extend(keep)
+    return out
+
+
+def _dequantize(q, scale, zero_point, axis: int, block_size: int):
+    import numpy as np
+
+    qf = q.astype(np.float64)
+    zp = np.zeros((), np.float64) if zero_point is None else zero_point.astype(np.float64)
+    sc = scale.astype(np.float64)
+    if sc.size == 1:
+        out = (qf - zp.reshape(())) * sc.reshape(())
+    else:
+        ax = axis % q.ndim
+        if block_size:
+            sc = np.repeat(sc, block_size, axis=ax).take(np.arange(q.shape[ax]), axis=ax)
+            zp = np.repeat(zp, block_size, axis=ax).take(np.arange(q.shape[ax]), axis=ax) if zp.ndim else zp
+        else:
+            shape = [1] * q.ndim
+            shape[ax] = q.shape[ax]
+            sc = sc.reshape(shape)
+            zp = zp.reshape(shape) if zp.ndim else zp
+        out = (qf - zp) * sc
+    return out.astype(scale.dtype)
+
+
+def fold_dequantize(model):
+    """A copy of ``model`` with each DequantizeLinear on initializers replaced by its float result."""
+    import onnx
+    from onnx import numpy_helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    inits = {i.name: i for i in g.initializer}
+    keep_nodes, new_inits, used = [], [], set()
+    for node in g.node:
+        if node.op_type == "DequantizeLinear" and all(not n or n in inits for n in node.input):
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            arrays = [numpy_helper.to_array(inits[n]) if n else None for n in node.input]
+            q, scale = arrays[0], arrays[1]
+            zp = arrays[2] if len(arrays) > 2 else None
+            value = _dequantize(q, scale, zp, int(attrs.get("axis", 1)), int(attrs.get("block_size", 0)))
+            new_inits.append(numpy_helper.from_array(value, node.output[0]))
+            used.update(n for n in node.input if n)
+            continue
+        keep_nodes.append(node)
+    del g.node[:]
+    g.node.extend(keep_nodes)
+    still = {n for node in keep_nodes for n in node.input} | {o.name for o in g.output}
+    kept_inits = [i for i in g.initializer if i.name not in used or i.name in still]
+    del g.initializer[:]
+    g.initializer.extend(kept_inits + new_inits)
     return out
 
 

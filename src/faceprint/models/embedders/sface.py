@@ -91,6 +91,7 @@ def rewrite(data: bytes) -> bytes:
     """The shipped bytes with weights folded into initializers and a symbolic batch dimension."""
     model = onnx_rewrite.load_model(data)
     model = onnx_rewrite.fold_input_initializers(model)
+    model = onnx_rewrite.fold_dequantize(model)
     model = onnx_rewrite.drop_unused_inputs(model, keep=(INPUT_NAME,))
     inputs = [i.name for i in model.graph.input]
     if inputs != [INPUT_NAME]:
