@@ -321,7 +321,7 @@ def main() -> None:
             s = np.array([float(vecs[str(p.a)] @ vecs[str(p.b)]) for p in ps.pairs])
             sl[f] = (s, np.array([p.same for p in ps.pairs]))
         r = evaluate(sl)
-        r.update(spec=dict(zip(("detector", "mtcnn_floor", "landmarker_box", "landmarks", "chips"), spec)),
+        r.update(spec=dict(zip(("detector", "mtcnn_floor", "landmarker_box", "landmarks", "chips"), spec, strict=True)),
                  chips_per_face=n_chips.get(spec[4], int(spec[4][6:]) if spec[4].startswith("jitter") else 1),
                  no_face=fallback, seconds=time.perf_counter() - t)
         rows[name] = r
@@ -331,7 +331,8 @@ def main() -> None:
     pipe = Pipeline.from_config(PipelineConfig())
     reps = {f: run_pairs(ps, pipe, cache=EmbeddingCache()) for f, ps in sets.items()}
     r = evaluate({f: (rep["_scores"], rep["_labels"]) for f, rep in reps.items()})
-    r.update(spec={"pipeline": pipe.config.signature()}, chips_per_face=2, no_face=sum(rep["no_face"]["count"] for rep in reps.values()))
+    r.update(spec={"pipeline": pipe.config.signature()}, chips_per_face=2,
+             no_face=sum(rep["no_face"]["count"] for rep in reps.values()))
     name = "shipped default via run_pairs"
     rows[name] = r
     print(line(name, r))

@@ -21,6 +21,7 @@ Every function returns a new ``ModelProto``; the source file is never modified.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from faceprint.errors import ModelIntegrityError
 
@@ -72,7 +73,9 @@ def fold_dequantize(model):
     out.CopyFrom(model)
     g = out.graph
     inits = {i.name: i for i in g.initializer}
-    keep_nodes, new_inits, used = [], [], set()
+    keep_nodes: list[Any] = []
+    new_inits: list[Any] = []
+    used: set[str] = set()
     for node in g.node:
         if node.op_type == "DequantizeLinear" and all(not n or n in inits for n in node.input):
             attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
