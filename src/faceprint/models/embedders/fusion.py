@@ -136,6 +136,7 @@ def shipped_statistics(name: str = NAME) -> dict[str, Any] | None:
 
 
 def _card() -> ModelCard:
+    ensure_canvas_template()  # the registry imports this module lazily; pipelines then find the template
     data = shipped_statistics()
     return ModelCard(
         name=NAME,
