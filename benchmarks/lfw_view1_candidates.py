@@ -272,6 +272,36 @@ def new_models(sets: dict[str, Any], paths: list[str], scores_out: str | None) -
     write_result("lfw_view1_new_models", {"n_images": len(paths), "rows": rows})
 
 
+#: shipped calibrations fitted from --new-models scores: model -> (candidate row, pipeline signature)
+_OWN5 = "det=mtcnn@1[thresholds=(0.6, 0.7, 0.9)] own 5 points;lm=-;emb={}@1[];align=arcface_112"
+CALIBRATED = {
+    "sface": ("SFace fp32, MTCNN 5 pts", _OWN5.format("sface")),
+    "sface_int8": ("SFace int8, MTCNN 5 pts", _OWN5.format("sface_int8")),
+}
+
+
+def write_calibrations(scores_json: str) -> None:
+    """Fit each :data:`CALIBRATED` model's threshold of best accuracy on DevTrain scores only and
+    write ``faceprint/models/cards/<model>.calibration.json``."""
+    import json
+    from pathlib import Path
+
+    from faceprint.matching.calibration import ThresholdCalibrator
+
+    cards = Path(registry.__file__).resolve().parent / "cards"
+    with open(scores_json) as fh:
+        data = json.load(fh)
+    for model, (row, pipeline) in CALIBRATED.items():
+        d = data[row][FILES[0]]
+        source = (f"LFW View 1 pairsDevTrain.txt (1100 genuine / 1100 impostor pairs), pipeline {pipeline}, threshold of "
+                  "best accuracy; made by `benchmarks/lfw_view1_candidates.py --new-models --scores-out S` "
+                  "then `--calibrate-from S`")
+        cal = ThresholdCalibrator(target_far=None, model=registry.get_card(model).tag)
+        cal.fit(np.array(d["scores"]), np.array(d["labels"]), source=source)
+        (cards / f"{model}.calibration.json").write_text(json.dumps(cal.to_dict(), indent=1) + "\n")
+        print(f"{model}: threshold {cal.threshold_:.6f}, DevTrain accuracy {cal.accuracy_ * 100:.2f} %")
+
+
 def _arcface_points_from_dlib5(lm5: Landmarks) -> np.ndarray:
     """Rough ArcFace 5 points from dlib's 5 (eye centres from the corners; nose base for the tip;
     mouth corners below the eyes): only for images where the detector found nothing."""
@@ -288,8 +318,12 @@ def main() -> None:
     ap.add_argument("--skip-jitter", action="store_true", help="leave out the dlib jitter row (the slowest)")
     ap.add_argument("--new-models", action="store_true", help="run the SFace / YuNet / fusion candidates (issue 12)")
     ap.add_argument("--scores-out", help="with --new-models: write every candidate's per-pair scores to this JSON file")
+    ap.add_argument("--calibrate-from", help="write the SFace calibration cards from a --scores-out file, and stop")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N pairs of each file (smoke runs)")
     args = ap.parse_args()
+    if args.calibrate_from:
+        write_calibrations(args.calibrate_from)
+        return
     if args.new_models:
         root = SHARED / "lfw"
         sets = {f: read_lfw_pairs(root / f, root) for f in FILES}
