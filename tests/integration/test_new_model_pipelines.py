@@ -10,7 +10,7 @@ import pytest
 
 LFW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lfw" / "images"
 SAME = ("Aaron_Peirsol/Aaron_Peirsol_0001.jpg", "Aaron_Peirsol/Aaron_Peirsol_0002.jpg")
-OTHER = "George_W_Bush/George_W_Bush_0001.jpg"
+OTHER = "Serena_Williams/Serena_Williams_0001.jpg"
 
 
 @pytest.fixture(scope="module")
