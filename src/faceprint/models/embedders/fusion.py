@@ -136,6 +136,8 @@ def shipped_statistics(name: str = NAME) -> dict[str, Any] | None:
 
 
 def _card() -> ModelCard:
+    from faceprint.models.embedders.sface import shipped_threshold
+
     ensure_canvas_template()  # the registry imports this module lazily; pipelines then find the template
     data = shipped_statistics()
     return ModelCard(
@@ -148,6 +150,7 @@ def _card() -> ModelCard:
         color_order="RGB",
         embedding_dim=256,
         template=CANVAS_TEMPLATE,
+        default_threshold=shipped_threshold(NAME),
         threshold_provenance=(
             f"cosine of fusion embeddings at the best-accuracy fused z-score on LFW View 1 pairsDevTrain.txt; "
             f"see faceprint/models/cards/{NAME}.calibration.json and {NAME}.fusion.json"

@@ -51,6 +51,19 @@ _NOTES = (
 )
 
 
+def shipped_threshold(name: str) -> float | None:
+    """The threshold in ``faceprint/models/cards/<name>.calibration.json`` (None when not shipped)."""
+    import json
+    from importlib import resources
+
+    try:
+        data = json.loads((resources.files("faceprint.models") / "cards" / f"{name}.calibration.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    value = data.get("threshold") if isinstance(data, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def _card(name: str, package: str, pip_name: str, path: str, sha256: str, quant: str, notes: str) -> ModelCard:
     return ModelCard(
         name=name,
@@ -64,7 +77,7 @@ def _card(name: str, package: str, pip_name: str, path: str, sha256: str, quant:
         color_order="RGB",
         embedding_dim=EMBEDDING_DIM,
         template="arcface_112",
-        default_threshold=None,  # the shipped calibration file (cards/<name>.calibration.json) holds it
+        default_threshold=shipped_threshold(name),  # the shipped calibration (cards/<name>.calibration.json)
         threshold_provenance=(
             f"cosine of best accuracy on LFW View 1 pairsDevTrain.txt; see faceprint/models/cards/{name}.calibration.json"
         ),
