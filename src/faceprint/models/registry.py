@@ -29,9 +29,12 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "faceprint.models.detectors.dlib_hog",
     "faceprint.models.detectors.dlib_mmod",
     "faceprint.models.detectors.mtcnn",
+    "faceprint.models.detectors.yunet",
     "faceprint.models.landmarks.dlib_shape",
     "faceprint.models.embedders.dlib_resnet",
     "faceprint.models.embedders.onnx_arcface",
+    "faceprint.models.embedders.sface",
+    "faceprint.models.embedders.fusion",
     "faceprint.models.analyzers.expression",
     "faceprint.models.analyzers.fer_cnn",
 )
