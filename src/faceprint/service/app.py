@@ -26,6 +26,7 @@ def create_app(settings: ServiceSettings | None = None, *, pipeline: Any = None,
     from faceprint.service import errors
     from faceprint.service.context import ServiceContext
     from faceprint.service.middleware import ServiceMiddleware
+    from faceprint.service.origin import OriginPolicy
     from faceprint.service.routes import faces, health, keys, page
     from faceprint.service.routes import gallery as gallery_routes
 
@@ -60,5 +61,12 @@ def create_app(settings: ServiceSettings | None = None, *, pipeline: Any = None,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
-    app.add_middleware(ServiceMiddleware, max_body=settings.max_upload_bytes, metrics=ctx.metrics)
+    policy = OriginPolicy.build(settings.host, settings.allowed_hosts, settings.cors_origins)
+    app.add_middleware(
+        ServiceMiddleware,
+        max_body=settings.max_upload_bytes,
+        metrics=ctx.metrics,
+        policy=policy,
+        body_timeout_s=settings.body_timeout_s,
+    )
     return app

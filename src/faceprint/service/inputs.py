@@ -113,6 +113,27 @@ def _b64(value: Any, where: str) -> bytes:
     return data
 
 
+#: deepest JSON nesting accepted in a body or a field (the API's own bodies are 3 levels deep)
+MAX_JSON_DEPTH = 32
+
+
+def _depth(v: Any) -> int:
+    """Nesting depth of a decoded JSON value, without recursion (a hostile body can be 10^5 deep)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(v, 1)]
+    while stack:
+        item, d = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, d)
+            if d <= MAX_JSON_DEPTH:
+                stack.extend((x, d + 1) for x in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, d)
+            if d <= MAX_JSON_DEPTH:
+                stack.extend((x, d + 1) for x in item)
+    return deepest
+
+
 def _convert(p: Param, value: Any, from_text: bool) -> Any:
     where = f"field {p.name!r}"
     try:
@@ -120,6 +141,8 @@ def _convert(p: Param, value: Any, from_text: bool) -> Any:
             v = json.loads(value) if from_text and isinstance(value, str) else value
             if not isinstance(v, dict):
                 raise InvalidInput(f"{where} must be a JSON object")
+            if _depth(v) > MAX_JSON_DEPTH:
+                raise InvalidInput(f"{where} is nested more than {MAX_JSON_DEPTH} levels deep")
             if len(json.dumps(v)) > 10_000:
                 raise InvalidInput(f"{where} is limited to 10,000 characters of JSON")
             return v
@@ -152,6 +175,8 @@ def _convert(p: Param, value: Any, from_text: bool) -> Any:
             return v
     except json.JSONDecodeError:
         raise InvalidInput(f"{where} is not valid JSON") from None
+    except RecursionError:
+        raise InvalidInput(f"{where} is nested too deeply") from None
     except (TypeError, ValueError, OverflowError) as e:
         if isinstance(e, InvalidInput):
             raise
@@ -187,6 +212,10 @@ async def read_payload(request: Any, spec: Body, *, max_images: int) -> Payload:
             doc = json.loads(await request.body())
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InvalidInput("the request body is not valid JSON") from None
+        except RecursionError:
+            raise InvalidInput(f"the JSON body is nested too deeply (at most {MAX_JSON_DEPTH} levels)") from None
+        if _depth(doc) > MAX_JSON_DEPTH:
+            raise InvalidInput(f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep")
         if not isinstance(doc, dict):
             raise InvalidInput("the JSON body must be an object")
         for key in spec.images:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import sqlite3
@@ -83,6 +84,18 @@ class NewKey:
         return {"key": self.key, **self.info.to_dict()}
 
 
+def _make_private(path: Path) -> None:
+    """The key store's directory 0700 and its file 0600 whatever the umask (SQLite gives its -wal
+    and -shm files the main file's mode, so they follow). Existing files are tightened too."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if p.exists():
+            os.chmod(p, 0o600)
+
+
 class ApiKeyStore:
     """Create, check, list and revoke API keys (thread-safe; one SQLite connection per thread)."""
 
@@ -96,7 +109,7 @@ class ApiKeyStore:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _make_private(self.path)
                 conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
                 conn.execute("PRAGMA busy_timeout=10000")
                 with self._init_lock:

@@ -49,6 +49,12 @@ class ServiceSettings(BaseSettings):
     workers: int = Field(2, ge=1, le=64, description="threads doing CPU work (detection, embedding)")
     max_queue: int = Field(64, ge=1, description="requests waiting for a worker before 503 busy")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (empty: CORS off)")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names served besides localhost and the bound host (IP literals are always served)",
+    )
+    body_timeout_s: float = Field(10.0, gt=0, description="time a client gets to send the whole request body (408 after)")
+    max_connections: int = Field(256, ge=1, description="open connections at once; beyond it uvicorn answers 503")
     warmup: bool = Field(True, description="run one image through every model at start-up")
     analyzer: str | None = Field("fer_mini_xception", description="expression model for /v1/analyze (None: off)")
     shutdown_grace_s: float = Field(20.0, ge=0, description="SIGTERM: time in-flight requests get to finish")

@@ -45,7 +45,7 @@ def make_client(tmp_path: Path, shared_models: dict[str, Any]) -> Iterator[Calla
     def make(**settings: Any) -> Any:
         settings.setdefault("home", tmp_path / f"home{len(clients)}")
         app = create_app(ServiceSettings(**settings), **shared_models)
-        c = TestClient(app, raise_server_exceptions=False)
+        c = TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1")
         c.__enter__()
         clients.append(c)
         return c
@@ -78,7 +78,8 @@ class LiveServer:
         self.log = home.parent / f"server-{self.port}.log"
         home.mkdir(parents=True, exist_ok=True)
         self._logf = open(self.log, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT, env={**os.environ, **env})
+        self.env = {**os.environ, **env}
+        self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT, env=self.env)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         import httpx
@@ -88,7 +89,9 @@ class LiveServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
-                if httpx.get(self.url + "/readyz", timeout=2.0).status_code == 200:
+                key = self.env.get("FACEPRINT_ADMIN_KEY")
+                headers = {"Authorization": f"Bearer {key}"} if key else {}
+                if httpx.get(self.url + "/readyz", headers=headers, timeout=2.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

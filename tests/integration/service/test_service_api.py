@@ -319,8 +319,11 @@ def test_every_route_needs_a_key_when_auth_is_on(authed: Any, examples: Path) ->
         assert r.headers["www-authenticate"] == "Bearer"
         _err(getattr(c, method)(path, headers={"X-API-Key": "fpk_000000000000_" + "A" * 43}, **kw), 401, "unauthorized")
         _err(getattr(c, method)(path, headers={"Authorization": "Bearer nonsense"}, **kw), 401, "unauthorized")
-    # probes and the page stay open (no biometric data)
-    assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200 and c.get("/").status_code == 200
+    # the liveness probe and the page stay open; readiness and metrics describe the deployment: read scope
+    assert c.get("/healthz").status_code == 200 and c.get("/").status_code == 200
+    for path in ("/readyz", "/metrics"):
+        _err(c.get(path), 401, "unauthorized")
+        assert c.get(path, headers={"Authorization": f"Bearer {keys['read']}"}).status_code == 200
 
 
 def test_scopes(authed: Any, examples: Path) -> None:
@@ -426,7 +429,7 @@ def test_the_same_app_can_start_twice(shared_models: dict[str, Any], tmp_path: P
 
     app = create_app(ServiceSettings(home=tmp_path, warmup=False), **shared_models)
     for _ in range(2):
-        with TestClient(app, raise_server_exceptions=False) as c:
+        with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as c:
             assert c.post("/v1/detect", files=_files(examples / "obama.jpg")).status_code == 200
 
 
@@ -441,7 +444,7 @@ def test_our_expression_model_can_serve_analyze(tmp_path: Path, shared_models: d
     from faceprint.service import ServiceSettings, create_app
 
     app = create_app(ServiceSettings(home=tmp_path, analyzer="faceprint_fer_cnn"), pipeline=shared_models["pipeline"])
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as c:
         assert c.get("/readyz").json()["models"]["expression"].startswith("faceprint_fer_cnn")
         f = c.post("/v1/analyze", files=_files(examples / "obama.jpg")).json()["faces"][0]
         assert f["expression"]["label"] == "happy"

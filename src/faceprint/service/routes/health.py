@@ -1,12 +1,15 @@
-"""Probes and metrics (no authentication: they carry no biometric data)."""
+"""Probes and metrics. ``/healthz`` is always open (a liveness probe must not need a secret);
+``/readyz`` and ``/metrics`` describe the deployment (models, gallery size, traffic), so they need a
+key with the ``read`` scope whenever the service requires authentication."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from faceprint.service.auth import require
 from faceprint.service.schemas import Health, Ready
 
 router = APIRouter(tags=["operations"])
@@ -18,7 +21,7 @@ async def healthz() -> Any:
 
 
 @router.get("/readyz", response_model=Ready, responses={503: {"model": Ready}}, summary="Readiness: models loaded, gallery open")
-async def readyz(request: Request) -> Any:
+async def readyz(request: Request, _: Any = Depends(require("read"))) -> Any:
     ctx = request.app.state.ctx
     if not ctx.ready:
         return JSONResponse({"status": "starting", "models": {}, "gallery": {}}, status_code=503)
@@ -35,5 +38,5 @@ async def readyz(request: Request) -> Any:
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (text format 0.0.4)")
-async def metrics(request: Request) -> Any:
+async def metrics(request: Request, _: Any = Depends(require("read"))) -> Any:
     return PlainTextResponse(request.app.state.ctx.metrics.render(), media_type="text/plain; version=0.0.4")
