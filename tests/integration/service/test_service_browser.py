@@ -98,7 +98,10 @@ def open_page(browser: Any) -> Iterator[Callable[[str], PageWatch]]:
         contexts.append(ctx)
         watch = PageWatch(ctx.new_page(), url)
         watch.page.goto(url + "/")
-        watch.page.wait_for_function("() => document.getElementById('status').textContent.startsWith('ready')")
+        # ready, or (auth on: /readyz needs a key) asking for one
+        watch.page.wait_for_function(
+            "() => /^(ready|an API key is needed)/.test(document.getElementById('status').textContent)"
+        )
         return watch
 
     yield open_

@@ -39,11 +39,11 @@ async function busy(button, fn) {
 
 async function refreshStatus() {
   try {
-    const r = await fetch("/readyz");
+    const r = await fetch("/readyz", { headers: headers() });
     const d = await r.json();
     $("status").textContent = r.ok
       ? `ready · ${d.gallery.identities} people, ${d.gallery.faces} faces · ${d.models.embedder}`
-      : d.status;
+      : (r.status === 401 ? "an API key is needed" : d.status);
   } catch (e) { $("status").textContent = "server unreachable"; }
 }
 
@@ -209,6 +209,7 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.setItem("faceprint-key", $("api-key").value.trim());
     // a key that works clears the error a missing or wrong one left
     refreshIdentities().then(() => show("", true), showError);
+    refreshStatus();
   });
   $("enroll-form").addEventListener("submit", enroll);
   $("identify-form").addEventListener("submit", identify);
