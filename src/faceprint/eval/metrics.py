@@ -169,7 +169,7 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float
     neg = np.sort(s[~y])
     pos_ge = pos.size - np.searchsorted(pos, cands, side="left")
     neg_lt = np.searchsorted(neg, cands, side="left")
-    acc = (pos_ge + neg_lt) / s.size
+    acc = np.asarray((pos_ge + neg_lt) / s.size, dtype=np.float64)
     best = np.nonzero(acc == acc.max())[0]
     i = int(best[len(best) // 2])
     return float(cands[i]), float(acc[i])
