@@ -118,7 +118,7 @@ def run_identification_cmd(args: argparse.Namespace) -> int:
     if errors:
         from faceprint.eval.protocols.identification import IdentitySet
 
-        keep = [(n, tuple(p for p in imgs if p in vectors)) for n, imgs in zip(ids.names, ids.images)]
+        keep = [(n, tuple(p for p in imgs if p in vectors)) for n, imgs in zip(ids.names, ids.images, strict=True)]
         keep = [(n, imgs) for n, imgs in keep if imgs]
         ids = IdentitySet(tuple(n for n, _ in keep), tuple(i for _, i in keep))
     report = run_identification(ids, vectors, seed=args.seed)
@@ -137,6 +137,7 @@ def run_identification_cmd(args: argparse.Namespace) -> int:
     print(f"open set: {os_['heldout_identities']} identities held out, {os_['mated_probes']} mated / "
           f"{os_['nonmated_probes']} non-mated probes")
     for pt in os_["points"]:
-        print(f"  DIR@FPIR={pt['fpir_target']:g}: {pt['dir']:.4f} (threshold {pt['threshold']:.4f}, FPIR reached {pt['fpir']:.4f})")
+        print(f"  DIR@FPIR={pt['fpir_target']:g}: {pt['dir']:.4f} "
+              f"(threshold {pt['threshold']:.4f}, FPIR reached {pt['fpir']:.4f})")
     print(f"report: {out / 'identification.json'}")
     return 0

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"threshold {cal.threshold_:.4f} for {target} on {cal.n_genuine_} genuine / {cal.n_impostor_} impostor pairs")
         print(f"  TAR {cal.tar_at_far_:.4f}, FAR {cal.far_:.5f}, accuracy {cal.accuracy_:.4f}")
         if not cal.resolvable_:
-            print(f"  warning: {cal.n_impostor_} impostors cannot resolve FAR {args.target_far:g}; the threshold is the strictest seen")
+            print(f"  warning: {cal.n_impostor_} impostors cannot resolve FAR {args.target_far:g}; "
+                  "the threshold is the strictest seen")
         print(f"saved to {out}")
     return 0

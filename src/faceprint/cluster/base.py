@@ -94,7 +94,7 @@ class ClustererMixin:
     labels_: np.ndarray
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
-        return self.fit(X).labels_  # type: ignore[attr-defined,no-any-return]
+        return self.fit(X).labels_  # type: ignore[attr-defined]
 
     def _check(self) -> None:
         if not hasattr(self, "labels_"):

@@ -7,6 +7,13 @@ weighted by that similarity.
 Every node starts in its own class; then, in random order, each node takes the class with the
 largest total edge weight among its neighbours, for ``max_iter`` rounds or until nothing changes.
 Isolated faces stay singletons.
+
+Why not ``dlib.chinese_whispers``: it takes no seed and no round count (100 × n random node visits
+with replacement, its own fixed generator), so ``random_state``, ``max_iter`` and ``n_iter_`` could
+not be kept, and its labels differ from these (adjusted Rand index 0.31 / 0.998 / 0.997 against this
+implementation on the 3,443 LFW View 1 DevTrain faces at thresholds 0.88 / 0.91 / 0.94, BCubed F
+0.0035 / 0.0115 / 0.9181 vs 0.0049 / 0.0116 / 0.9188 here). Speed is no reason either: 0.98 / 0.13 /
+0.05 s with the Python edge list it needs, against 0.64 / 0.24 / 0.05 s here.
 """
 
 from __future__ import annotations
@@ -76,7 +83,7 @@ class ChineseWhispers(ClustererMixin):
             changed = 0
             for node in rng.permutation(active).tolist():
                 score: dict[int, float] = {}
-                for nb, ww in zip(nbrs[node], wts[node]):
+                for nb, ww in zip(nbrs[node], wts[node], strict=True):
                     lab = labels[nb]
                     score[lab] = score.get(lab, 0.0) + ww
                 best = max(score.items(), key=lambda kv: (kv[1], -kv[0]))[0]

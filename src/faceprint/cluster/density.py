@@ -6,6 +6,14 @@ the non-core faces within ``eps`` of a core face (attached to the most similar o
 else is noise (label -1). Unlike Chinese whispers, a chain of single look-alikes does not merge
 two people unless the faces along it are dense. Default ``eps`` = 1 − the model's calibrated
 clustering threshold for DBSCAN and this many faces.
+
+Why not ``sklearn.cluster.DBSCAN``: measured on the 3,443 LFW View 1 DevTrain faces (default
+pipeline), scikit-learn's DBSCAN (``metric="precomputed"`` on the sparse graph of the same
+similarity edges, ``eps`` covering every stored edge) gives identical labels and core samples at
+thresholds 0.88 / 0.91 / 0.94, but takes 0.184 / 0.056 / 0.046 s against 0.072 / 0.037 / 0.034 s
+here (2.5 s vs 0.59 s at 5.9 M edges), and attaches a border face to whichever cluster its
+expansion reaches first, where this one takes the most similar core face (order-independent). The
+cross-check against scikit-learn stays in the tests.
 """
 
 from __future__ import annotations
@@ -91,7 +99,7 @@ class CosineDBSCAN(ClustererMixin):
         best = np.full(n, -np.inf)
         for a, b in ((i, j), (j, i)):
             m = (~core[a]) & core[b]
-            for x, y, s in zip(a[m].tolist(), b[m].tolist(), w[m].tolist()):
+            for x, y, s in zip(a[m].tolist(), b[m].tolist(), w[m].tolist(), strict=True):
                 if s > best[x]:
                     best[x] = s
                     labels[x] = labels[y]

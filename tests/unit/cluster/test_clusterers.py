@@ -18,7 +18,9 @@ def angle_vectors(angles_deg: list[float]) -> np.ndarray:
     return np.stack([np.cos(a), np.sin(a)], axis=1).astype(np.float32)
 
 
-def groups(rng: np.random.Generator, n_people: int = 8, per: int = 6, d: int = 64, noise: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+def groups(
+    rng: np.random.Generator, n_people: int = 8, per: int = 6, d: int = 64, noise: float = 0.25
+) -> tuple[np.ndarray, np.ndarray]:
     c = rng.standard_normal((n_people, d))
     c /= np.linalg.norm(c, axis=1, keepdims=True)
     y = np.repeat(np.arange(n_people), per)
@@ -84,7 +86,8 @@ def test_threshold_defaults_to_calibrated(monkeypatch: pytest.MonkeyPatch) -> No
     x = angle_vectors([0, 10, 15])  # cos 10° = 0.985, cos 15° = 0.966, cos 5° = 0.996
     est = ChineseWhispers(model="m@1").fit(x)
     # no open-set (clustering) calibration for this model: the verification threshold, said so
-    assert est.threshold_ == 0.95 and est.threshold_source_ == "verification threshold (no open-set calibration for m@1): card of m@1"
+    assert est.threshold_ == 0.95
+    assert est.threshold_source_ == "verification threshold (no open-set calibration for m@1): card of m@1"
     assert est.labels_.tolist() == [0, 0, 0]
     assert CosineDBSCAN(model="m@1").fit(x).eps_ == pytest.approx(0.05)
 
@@ -93,7 +96,7 @@ def test_similarity_edges_blocked_equals_dense(rng: np.random.Generator) -> None
     x, _ = groups(rng, 5, 7)
     a = similarity_edges(x, 0.5, block=4)
     b = similarity_edges(x, 0.5, block=10_000)
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         np.testing.assert_array_equal(u, v)
     s = x @ x.T
     iu = np.triu_indices(len(x), 1)
@@ -135,7 +138,7 @@ def test_connected_components_matches_union_find(rng: np.random.Generator) -> No
             a = parent[a]
         return a
 
-    for a, b in zip(i.tolist(), j.tolist()):
+    for a, b in zip(i.tolist(), j.tolist(), strict=True):
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
@@ -144,3 +147,17 @@ def test_connected_components_matches_union_find(rng: np.random.Generator) -> No
     # a long chain needs many hops
     chain = np.arange(999)
     assert (connected_components(1000, chain[::-1], chain[::-1] + 1) == 0).all()
+
+
+def test_dbscan_matches_sklearn_dbscan(rng: np.random.Generator) -> None:
+    """Cross-check: scikit-learn's DBSCAN on the same cosine neighbourhoods finds the same clusters
+    and core samples (no border face is shared between clusters here)."""
+    from sklearn.cluster import DBSCAN
+
+    x, _ = groups(rng, 6, 8, noise=0.6)
+    x = np.concatenate([x, angle_vectors([0, 90]) @ np.eye(2, x.shape[1])]).astype(np.float32)
+    ours = CosineDBSCAN(threshold=0.75, min_samples=3).fit(x)
+    sk = DBSCAN(eps=0.25, min_samples=3, metric="cosine", algorithm="brute").fit(x.astype(np.float64))
+    np.testing.assert_array_equal(relabel_by_size(sk.labels_), ours.labels_)
+    np.testing.assert_array_equal(np.sort(sk.core_sample_indices_), ours.core_sample_indices_)
+    assert (ours.labels_ == -1).any() and ours.n_clusters_ >= 2

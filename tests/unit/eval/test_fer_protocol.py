@@ -76,7 +76,7 @@ LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 def tree(tmp_path: Path) -> Path:
     """FER-style tree: each class's 48×48 images are filled with a grey level that encodes the class."""
     root = tmp_path / "val"
-    for i, folder in enumerate(["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]):
+    for folder in ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]:
         (root / folder).mkdir(parents=True)
         for j in range(3):
             cv2.imwrite(str(root / folder / f"{j}.png"), np.full((48, 48), 30 * LABELS.index(folder) + 5, np.uint8))
@@ -104,7 +104,7 @@ def test_scan_maps_folders_explicitly(tree: Path) -> None:
     assert len(ds) == 21
     assert ds.folder_map["neutral"] == "neutral"
     # targets are indices into the *model's* label order, not the folder order
-    neutral = [t for p, t in zip(ds.paths, ds.targets) if p.parent.name == "neutral"]
+    neutral = [t for p, t in zip(ds.paths, ds.targets, strict=True) if p.parent.name == "neutral"]
     assert neutral == [LABELS.index("neutral")] * 3
     assert len(scan_folder_dataset(tree, LABELS, limit_per_class=1)) == 7
     (tree / "contempt").mkdir()

@@ -139,3 +139,30 @@ def test_dir_at_fpir_by_hand():
     assert op.dir == pytest.approx(0.5)
     op0 = metrics.dir_at_fpir(mated, correct, nonmated, 0.0)
     assert op0.fpir == 0 and op0.dir == pytest.approx(0.25)
+
+
+def test_det_curve_by_hand_and_against_sklearn():
+    far, frr, thr = metrics.det_curve(SCORES, LABELS)
+    np.testing.assert_allclose(far, [0, 0, 0, 1 / 6, 1 / 6, 2 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1])
+    np.testing.assert_allclose(frr, [1, .75, .5, .5, .25, .25, 0, 0, 0, 0, 0])
+    assert np.isinf(thr[0]) and np.all(np.diff(thr) < 0)
+    from sklearn.metrics import det_curve as sk_det
+
+    # scikit-learn's DET: the same points, reversed, trimmed to [last FAR = 0, first FRR = 0]
+    a, b, c = sk_det(LABELS, SCORES)
+    keep = np.isin(thr, c)
+    np.testing.assert_allclose(a, far[keep][::-1])
+    np.testing.assert_allclose(b, frr[keep][::-1])
+    np.testing.assert_array_equal(c, thr[keep][::-1])
+
+
+def test_roc_and_auc_with_ties_match_rank_statistic():
+    rng = np.random.default_rng(3)
+    s = rng.integers(0, 20, 400) / 20.0  # many ties
+    y = rng.random(400) > 0.4
+    g, i = s[y][:, None], s[~y][None, :]
+    mw = ((g > i).sum() + 0.5 * (g == i).sum()) / (g.size * i.size)
+    assert metrics.roc_auc(s, y) == pytest.approx(mw, abs=1e-12)
+    roc = metrics.roc_curve(s, y)
+    assert roc.thresholds.size == np.unique(s).size + 1
+    assert float(np.trapezoid(roc.tar, roc.far)) == pytest.approx(mw, abs=1e-12)

@@ -89,7 +89,8 @@ def parse_imglab_xml(xml_path: str | Path) -> list[GroundTruthImage]:
         file = im.get("file")
         if not file:
             raise InvalidInput("<image> without a 'file' attribute", source=src)
-        boxes, ignore = [], []
+        boxes: list[Box] = []
+        ignore: list[Box] = []
         for b in im.findall("box"):
             left, top = _int_attr(b, "left", src), _int_attr(b, "top", src)
             w, h = _int_attr(b, "width", src), _int_attr(b, "height", src)

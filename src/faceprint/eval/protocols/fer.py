@@ -281,7 +281,7 @@ def evaluate_folder(
     try:
         for start in range(0, len(ds), batch_size):
             chunk = ds.paths[start : start + batch_size]
-            crops = np.stack([read_gray(p, size) for p in chunk])  # type: ignore[arg-type]
+            crops = np.stack([read_gray(p, size) for p in chunk])
             scores = np.asarray(classifier.predict_crops(crops))
             if scores.shape != (len(chunk), len(labels)):
                 raise InvalidInput(f"classifier returned shape {scores.shape}, expected {(len(chunk), len(labels))}")
@@ -297,7 +297,7 @@ def evaluate_folder(
     model = getattr(card, "tag", None) or getattr(card, "name", type(classifier).__name__)
     logger.info("%s on %s: accuracy %.4f, macro F1 %.4f (%d images)", model, ds.root, metrics.accuracy, metrics.macro_f1, len(ds))
     tta = str(getattr(classifier, "tta", "none"))
-    return FerReport(model=str(model), dataset=ds, metrics=metrics, predictions=preds, seconds=seconds, input_size=size, tta=tta)  # type: ignore[arg-type]
+    return FerReport(model=str(model), dataset=ds, metrics=metrics, predictions=preds, seconds=seconds, input_size=size, tta=tta)
 
 
 def format_report(metrics: ClassificationMetrics, title: str = "") -> str:
@@ -312,7 +312,8 @@ def format_report(metrics: ClassificationMetrics, title: str = "") -> str:
     lines.append(f"{'class':<{w}}  precision  recall      f1  support")
     for i, lab in enumerate(labels):
         lines.append(
-            f"{lab:<{w}}     {pct(metrics.precision[i])}  {pct(metrics.recall[i])}  {pct(metrics.f1[i])}  {int(metrics.support[i]):7d}"
+            f"{lab:<{w}}     {pct(metrics.precision[i])}  {pct(metrics.recall[i])}  {pct(metrics.f1[i])}  "
+            f"{int(metrics.support[i]):7d}"
         )
     lines.append("")
     lines.append("confusion matrix (rows: true, columns: predicted)")
@@ -383,7 +384,7 @@ def write_report(report: FerReport, out_dir: str | Path) -> dict[str, Path]:
 def iter_predictions(report: FerReport) -> Iterable[tuple[Path, str, str]]:
     """``(path, true label, predicted label)`` for every image, in dataset order."""
     labels = report.dataset.labels
-    for p, t, y in zip(report.dataset.paths, report.dataset.targets, report.predictions):
+    for p, t, y in zip(report.dataset.paths, report.dataset.targets, report.predictions, strict=True):
         yield p, labels[int(t)], labels[int(y)]
 
 

@@ -120,7 +120,7 @@ def run_identification(
             "nonmated_probes": int(len(nonmated)),
             "points": [
                 {"fpir_target": f, "fpir": op.fpir, "dir": op.dir, "threshold": op.threshold}
-                for f, op in zip(fpirs, open_points)
+                for f, op in zip(fpirs, open_points, strict=True)
             ],
         },
     }

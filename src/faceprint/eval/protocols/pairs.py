@@ -20,16 +20,18 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from faceprint.errors import FaceprintError, InvalidInput
 from faceprint.eval import metrics
 from faceprint.eval.embedding_cache import CachedEmbedding, EmbeddingCache
-from faceprint.pipeline import Pipeline, central_box, select_face
+from faceprint.pipeline import Pipeline, Selection, central_box, select_face
 
 logger = logging.getLogger(__name__)
+
+SELECTIONS: tuple[str, ...] = ("largest", "center", "score")
 
 
 @dataclass(frozen=True)
@@ -127,13 +129,13 @@ def read_csv_pairs(path: str | Path, root: str | Path | None = None, n_folds: in
         raise InvalidInput(f"{path}: no pairs")
     rng = np.random.default_rng(seed)
     folds = np.zeros(len(rows), dtype=int)
-    for lab in (True, False):
-        idx = np.array([i for i, r in enumerate(rows) if r[2] == lab])
+    for same in (True, False):
+        idx = np.array([i for i, r in enumerate(rows) if r[2] == same])
         if idx.size:
             rng.shuffle(idx)
             folds[idx] = np.arange(idx.size) % n_folds
     k = min(n_folds, len(rows))
-    return PairSet(tuple(Pair(a, b, s, int(f)) for (a, b, s), f in zip(rows, folds)), str(path), k)
+    return PairSet(tuple(Pair(a, b, s, int(f)) for (a, b, s), f in zip(rows, folds, strict=True)), str(path), k)
 
 
 def read_pairs_file(path: str | Path, root: str | Path | None = None, *, n_folds: int = 10) -> tuple[PairSet, str]:
@@ -167,6 +169,9 @@ def embed_images(
     """
     from faceprint.io import load_image
 
+    if select not in SELECTIONS:
+        raise InvalidInput(f"face selection must be one of {', '.join(SELECTIONS)}, got {select!r}")
+    how = cast(Selection, select)
     sig = signature or (pipeline.config.signature() if pipeline.config else pipeline.model_tag)
     data: dict[Path, bytes] = {}
     shas: dict[Path, str] = {}
@@ -202,11 +207,13 @@ def embed_images(
         status = "detected"
         n = len(faces)
         if faces:
-            face = select_face(faces, select, img.shape)
+            face = select_face(faces, how, img.shape)
         else:
             status = "fallback"
             face = pipeline.process(img, boxes=[central_box(img.shape)])[0]
         emb = face.embedding
+        if emb is None:
+            raise InvalidInput(f"the pipeline gave no embedding for {p} (does it have an embedder?)")
         item = CachedEmbedding(emb.vector, emb.norm, status, n)
         out[p] = item
         if cache:
@@ -271,7 +278,7 @@ def run_pairs(
             std=kf.std,
             folds=[
                 {"fold": i + 1, "accuracy": float(acc), "threshold": float(thr)}
-                for i, (acc, thr) in enumerate(zip(kf.fold_accuracies, kf.fold_thresholds))
+                for i, (acc, thr) in enumerate(zip(kf.fold_accuracies, kf.fold_thresholds, strict=True))
             ],
             accuracy_protocol=f"{pairset.n_folds}-fold: each fold's threshold chosen on the other {pairset.n_folds - 1}",
         )
