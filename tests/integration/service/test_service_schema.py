@@ -122,7 +122,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path, shared_models: dict[s
     from faceprint.service import ServiceSettings, create_app
 
     authed = request.param == "admin-key"
-    settings_ = ServiceSettings(home=tmp_path / "home", auth="on" if authed else "auto", admin_key=ADMIN_KEY if authed else None, warmup=False)
+    settings_ = ServiceSettings(home=tmp_path / "home", auth="on" if authed else "auto", admin_key=ADMIN_KEY if authed else None, warmup=False, allowed_hosts=["testserver"])
     app = create_app(settings_, **shared_models)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)  # starts the app's lifespan
     t = Target(schema, ADMIN_KEY if authed else None, photos)

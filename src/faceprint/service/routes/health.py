@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from faceprint.service.auth import require
+from faceprint.service.routes._common import AUTH_ERRORS
 from faceprint.service.schemas import Health, Ready
 
 router = APIRouter(tags=["operations"])
@@ -20,7 +21,7 @@ async def healthz() -> Any:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Ready, responses={503: {"model": Ready}}, summary="Readiness: models loaded, gallery open")
+@router.get("/readyz", response_model=Ready, responses={**AUTH_ERRORS, 503: {"model": Ready}}, summary="Readiness: models loaded, gallery open")
 async def readyz(request: Request, _: Any = Depends(require("read"))) -> Any:
     ctx = request.app.state.ctx
     if not ctx.ready:
@@ -37,6 +38,6 @@ async def readyz(request: Request, _: Any = Depends(require("read"))) -> Any:
     return {"status": "ready", "models": models, "gallery": {"identities": n_ids, "faces": n_faces, "model": ctx.gallery.model}}
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (text format 0.0.4)")
+@router.get("/metrics", responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}, **AUTH_ERRORS}, summary="Prometheus metrics (text format 0.0.4)")
 async def metrics(request: Request, _: Any = Depends(require("read"))) -> Any:
     return PlainTextResponse(request.app.state.ctx.metrics.render(), media_type="text/plain; version=0.0.4")
