@@ -147,7 +147,7 @@ def test_unknown_identity_messages_carry_no_placeholder(capsys, tmp_path) -> Non
 
     from faceprint.service import ServiceSettings, create_app
 
-    with TestClient(create_app(ServiceSettings(home=tmp_path / "srv", analyzer=None))) as c:
+    with TestClient(create_app(ServiceSettings(home=tmp_path / "srv", analyzer=None)), base_url="http://127.0.0.1") as c:
         for method in ("get", "delete"):
             r = getattr(c, method)("/v1/identities/Nobody")
             err = r.json()["error"]
