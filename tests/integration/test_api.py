@@ -99,7 +99,7 @@ def test_default_pipeline_gives_dlib_style_boxes_to_the_landmarker(ex):
         ref = hog.detect(img)
         raw = [d for d in raw_mtcnn.detect(img) if d.score >= 0.9]
         assert len(faces) == len(ref) == len(raw)
-        for f, r in zip(faces, raw):
+        for f, r in zip(faces, raw, strict=True):
             assert max(f.box.iou(h.box) for h in ref) >= 0.5
             assert f.box.height < r.box.height  # not MTCNN's forehead-to-chin box
             assert f.landmarks.scheme == "dlib5"

@@ -138,7 +138,11 @@ def test_cli_bulk_enroll_and_identify(pipeline, subset, enrolled, tmp_path: Path
     assert code == (0 if out["counts"]["error"] == 0 else 1)
     code = main(["identify", *[str(i[2]) for i in list(subset["multi"].values())[:5]], "--home", home, "--json", "-k", "3"])
     results = json.loads(capsys.readouterr().out)["results"]
-    hits = [any(f["candidates"][0]["identity"] == n for f in r["faces"]) for n, r in zip(subset["multi"], results) if r["faces"]]
+    hits = [
+        any(f["candidates"][0]["identity"] == n for f in r["faces"])
+        for n, r in zip(subset["multi"], results, strict=False)
+        if r["faces"]
+    ]
     assert len(hits) >= 3 and np.mean(hits) >= 0.75
     sources = {f["threshold_source"] for r in results for f in r["faces"]}
     assert sources and all(s.startswith("open-set: FPIR 0.01 over 5 identities") for s in sources)

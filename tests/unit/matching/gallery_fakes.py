@@ -5,6 +5,7 @@ a per-person centre plus a small per-(variant, face) perturbation, so faces of o
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -61,7 +62,9 @@ class FakePipeline:
                 if boxes is not None and boxes[k] is not None:
                     box = boxes[k][0]
                 emb = Embedding(vector((person + j) % 256, variant, j, self.dim), model=self.model_tag)
-                faces.append(Face(detection=Detection(box, score=0.9 - 0.1 * j, detector="fake"), embedding=emb if embed else None))
+                faces.append(
+                    Face(detection=Detection(box, score=0.9 - 0.1 * j, detector="fake"), embedding=emb if embed else None)
+                )
             yield faces
 
 
@@ -94,7 +97,9 @@ def enroll_worker(spec: tuple[str, str, str | None], worker: int, n: int) -> lis
     return ids
 
 
-def enroll_many_worker(spec: tuple[str, str, str | None], worker: int, n_shared: int, n_own: int) -> list[tuple[str, int, str, int | None]]:
+def enroll_many_worker(
+    spec: tuple[str, str, str | None], worker: int, n_shared: int, n_own: int
+) -> list[tuple[str, int, str, int | None]]:
     """Child process body: bulk-enroll (``Gallery.enroll_many``) ``n_shared`` photos that every
     worker enrolls too (worker 2 in reverse order, so the workers meet in the middle) interleaved
     with ``n_own`` photos of its own; returns ``(name, variant, status, face_id)`` per photo."""
@@ -110,7 +115,7 @@ def enroll_many_worker(spec: tuple[str, str, str | None], worker: int, n_shared:
     store = open_store(spec)
     g = Gallery(home=None, pipeline=FakePipeline(), store=store, threshold=0.7, persist_index=False)
     out = []
-    for (name, _, variant), o in zip(plan, g.enroll_many(((n, make_image(p, v)) for n, p, v in plan), batch=4)):
+    for (name, _, variant), o in zip(plan, g.enroll_many(((n, make_image(p, v)) for n, p, v in plan), batch=4), strict=True):
         out.append((name, variant, o.status, o.face_id))
     store.close()
     return out
@@ -196,8 +201,6 @@ def pgserver_url(prefix: str):  # -> Iterator[str], a generator for fixtures
     try:
         yield srv.get_uri()
     finally:
-        try:
+        with contextlib.suppress(Exception):
             srv.cleanup()
-        except Exception:  # noqa: BLE001
-            pass
         shutil.rmtree(base, ignore_errors=True)

@@ -162,7 +162,11 @@ def test_identity_templates(make_store, tmp_path: Path, combine: str) -> None:
     g.delete("bob")
     res = g.identify(make_image(1, 20))[0]
     mean = np.mean([vector(1, v) for v in (0, 1, 2, 3, 9)], axis=0)
-    want = max(float(vector(1, 20) @ vector(1, v)) for v in (0, 1, 2, 3, 9)) if combine == "max" else float(vector(1, 20) @ (mean / np.linalg.norm(mean)))
+    want = (
+        max(float(vector(1, 20) @ vector(1, v)) for v in (0, 1, 2, 3, 9))
+        if combine == "max"
+        else float(vector(1, 20) @ (mean / np.linalg.norm(mean)))
+    )
     assert res.score == pytest.approx(want, abs=1e-5) and [c.identity for c in res.candidates] == ["ada"]
 
 

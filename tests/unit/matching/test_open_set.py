@@ -44,7 +44,9 @@ def gpd_cal() -> OpenSetCalibration:
     t1 = FarTable.from_scores(gpd_scores(2_000_000))
     # a "two-photo" table: the same tail shifted up by 0.01
     t2 = FarTable(t1.log10_far, t1.score + 0.01, t1.n_impostor, t1.empirical_min_far, t1.tail)
-    return OpenSetCalibration({1: t1, 2: t2}, model="m@1", source="unit test", clustering={"chinese_whispers": {"false_links_per_face": 0.05}})
+    return OpenSetCalibration(
+        {1: t1, 2: t2}, model="m@1", source="unit test", clustering={"chinese_whispers": {"false_links_per_face": 0.05}}
+    )
 
 
 # ------------------------------------------------------------------ tail fit
@@ -184,7 +186,9 @@ def test_resolution_precedence(fake_home: Path, tmp_path: Path) -> None:
     from faceprint.matching.calibration import ThresholdCalibrator
 
     scores = np.array([0.9, 0.8, 0.3, 0.2])
-    ThresholdCalibrator(target_far=None, model=MODEL).fit(scores, np.array([1, 1, 0, 0])).save(empty / "calibration" / "fake.json")
+    ThresholdCalibrator(target_far=None, model=MODEL).fit(scores, np.array([1, 1, 0, 0])).save(
+        empty / "calibration" / "fake.json"
+    )
     t = resolve_identification_threshold(MODEL, 100, home=empty)
     assert t.source.startswith("verification threshold, no open-set calibration for fake@1: user calibration")
     c = resolve_cluster_threshold(MODEL, 50, home=empty)

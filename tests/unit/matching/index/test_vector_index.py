@@ -86,7 +86,7 @@ def test_save_and_load_roundtrip(kind: str, rng: np.random.Generator, tmp_path: 
     assert meta["stamp"] == ["abc", 17] and meta["model"] == "fake@1" and meta["kind"] == kind
     assert type(loaded) is type(idx) and len(loaded) == 198
     q = unit(rng, 5)
-    for a, b in zip(idx.search(q, 4), loaded.search(q, 4)):
+    for a, b in zip(idx.search(q, 4), loaded.search(q, 4), strict=True):
         np.testing.assert_array_equal(a, b)
     _, f, _ = loaded.search(x[5:7], 198)
     assert not {5, 6} & set(f.ravel().tolist())

@@ -184,7 +184,9 @@ def test_postgres_search_uses_the_hnsw_index(pg_url) -> None:
             plan = "\n".join(r[0] for r in c.execute(
                 "EXPLAIN SELECT id FROM faces ORDER BY embedding <#> %s::vector(32) LIMIT 5", (_vec_text(vector(1, 0)),)
             ).fetchall())
-            defn = c.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'faces_embedding_hnsw' AND schemaname = %s", (s.schema,)).fetchone()
+            defn = c.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'faces_embedding_hnsw' AND schemaname = %s", (s.schema,)
+            ).fetchone()
         assert "faces_embedding_hnsw" in plan
         assert defn is not None and "hnsw" in defn[0] and "vector_ip_ops" in defn[0]
     finally:

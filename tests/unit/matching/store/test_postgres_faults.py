@@ -77,10 +77,14 @@ def _index_top1(store: Any, face_ids: list[int]) -> dict[int, int]:
     out = {}
     with store._tx(False) as c:
         c.execute("SET LOCAL enable_seqscan = off")
-        for fid, v in zip(fids.tolist(), mat):
-            plan = c.execute(f"EXPLAIN SELECT id FROM faces ORDER BY embedding <#> %s::vector({mat.shape[1]}) LIMIT 1", (_vec_text(v),)).fetchall()
+        for fid, v in zip(fids.tolist(), mat, strict=True):
+            plan = c.execute(
+                f"EXPLAIN SELECT id FROM faces ORDER BY embedding <#> %s::vector({mat.shape[1]}) LIMIT 1", (_vec_text(v),)
+            ).fetchall()
             assert "faces_embedding_hnsw" in "\n".join(r[0] for r in plan)
-            row = c.execute(f"SELECT id FROM faces ORDER BY embedding <#> %s::vector({mat.shape[1]}) LIMIT 1", (_vec_text(v),)).fetchone()
+            row = c.execute(
+                f"SELECT id FROM faces ORDER BY embedding <#> %s::vector({mat.shape[1]}) LIMIT 1", (_vec_text(v),)
+            ).fetchone()
             out[fid] = int(row[0])
     return out
 
@@ -234,7 +238,9 @@ def tiny_tablespace(pg_url: str, size: str = "1m") -> Iterator[tuple[str, Path]]
     base.chmod(0o755)  # the server's user must reach the mount point
     mnt = base / "tiny"
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mnt)], capture_output=True, text=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
     if r.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
