@@ -146,7 +146,10 @@ def run_enroll(args: argparse.Namespace) -> int:
     else:
         if not args.name or not args.images:
             raise InvalidInput("usage: faceprint enroll NAME IMG... | faceprint enroll --folders DIR")
-        items = [(args.name, img) for img in expand_images(args.images)]
+        from faceprint.matching.names import validate_name
+
+        name = validate_name(args.name)  # a name the gallery refuses is a usage error (exit 2)
+        items = [(name, img) for img in expand_images(args.images)]
     counts = {"enrolled": 0, "duplicate": 0, "error": 0}
     outcomes = []
     ok_people: set[str] = set()

@@ -14,6 +14,7 @@ import logging
 import sys
 
 from faceprint.errors import FaceprintError, InvalidImage, InvalidInput, NoFaceFound, UnknownIdentity
+from faceprint.logsafe import SafeFormatter
 
 #: Subcommand modules, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -67,11 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))  # user text cannot forge lines
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)], handlers=[handler])
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_BAD_INPUT

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=settings.shutdown_grace_s,  # a float works (asyncio.wait_for)
         log_level="info" if getattr(args, "verbose", 0) else "warning",
         server_header=False,
+        log_config=None,  # uvicorn's loggers go through the CLI's root handler (SafeFormatter: no forged lines)
         limit_concurrency=settings.max_connections,  # beyond it: 503, so idle or slow clients cannot hold every socket
         timeout_keep_alive=5,
         proxy_headers=False,

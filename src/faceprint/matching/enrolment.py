@@ -37,9 +37,9 @@ class GalleryPipeline(Protocol):
 def enrolment_name(name: str) -> str:
     """The single entry point every enrolment name goes through (``enroll``, ``enroll_many``):
     the name to store, or :class:`~faceprint.errors.InvalidInput`."""
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput(f"identity name must be a non-empty string, got {name!r}")
-    return name
+    from faceprint.matching.names import validate_name
+
+    return validate_name(name)
 
 
 def _error_outcome(name: str, source: str, e: BaseException) -> EnrollOutcome:

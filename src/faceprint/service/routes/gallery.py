@@ -45,11 +45,13 @@ def _identify(ctx: Any, payload: Payload) -> dict[str, Any]:
 def _enroll(ctx: Any, payload: Payload) -> dict[str, Any]:
     from faceprint.errors import InvalidInput
     from faceprint.io import image_size
+    from faceprint.matching.names import validate_name
 
     p = payload.params
-    name = p["name"].strip()
-    if not name:
-        raise InvalidInput("field 'name' must not be blank")
+    try:
+        name = validate_name(p["name"])  # before any image is decoded
+    except InvalidInput as e:
+        raise InvalidInput(f"field 'name': {e}") from None
     for i, data in enumerate(payload.images["images"]):  # the server's pixel limit, from headers
         image_size(data, max_pixels=ctx.settings.max_pixels, name=f"images[{i}]")
     # the gallery gets the uploaded bytes: it hashes them to refuse duplicates, decodes every

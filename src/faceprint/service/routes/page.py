@@ -3,6 +3,7 @@ external assets, so it works offline)."""
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
@@ -24,13 +25,17 @@ async def index() -> Any:
     return HTMLResponse(_static("index.html"))
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+
+
 @router.get("/static/{name}")
 async def static(name: str) -> Any:
     suffix = name[name.rfind(".") :] if "." in name else ""
-    if "/" in name or name.startswith(".") or suffix not in _TYPES:
+    # shipped files have plain names: NUL, control characters, separators and dot-files are never served
+    if not _SAFE_NAME.fullmatch(name) or name.startswith(".") or suffix not in _TYPES:
         raise ServiceError(404, "not_found", "no such file")
     try:
         data = _static(name)
-    except (FileNotFoundError, IsADirectoryError):
+    except (OSError, ValueError):
         raise ServiceError(404, "not_found", "no such file") from None
     return Response(data, media_type=_TYPES[suffix])
