@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from faceprint.cancel import checkpoint, commit_point
 from faceprint.errors import GalleryError, InvalidImage, InvalidInput, MultipleFaces, NoFaceFound
 from faceprint.matching.inputs import GalleryInput, as_list, describe, read_input
 from faceprint.matching.results import EnrollOutcome, EnrollResult
@@ -128,9 +129,13 @@ class Enrolment:
         if need:
             pipe = self._pipeline()
             self._check(pipe)
-            face_lists = list(pipe.process_many([s.image for s in need if s.image is not None]))
+            face_lists = []
+            for faces in pipe.process_many([s.image for s in need if s.image is not None]):
+                checkpoint()  # a cancelled request (service time limit) stops between images
+                face_lists.append(faces)
             by_src = dict(zip(map(id, need), face_lists, strict=True))
         new_faces = [self._face_of(s, by_src.get(id(s), []), select) for s in srcs]
+        commit_point()  # past here the write happens even if the caller gives up (see faceprint.cancel)
         results = self.store.add_faces(name, new_faces, metadata=metadata)
         outcomes = tuple(
             EnrollOutcome(name, s.name, "duplicate" if r.duplicate else "enrolled", r.face_id, nf.box)

@@ -3,9 +3,10 @@
 Detection and embedding release the GIL in onnxruntime/dlib, so threads run them in parallel. At
 most ``workers`` jobs run at once and at most ``max_queue`` wait; beyond that a request is answered
 ``503 busy`` at once (with ``Retry-After``) instead of piling up memory. A job that exceeds the
-request time limit is answered ``504 timeout``; its thread finishes the job (Python threads cannot
-be killed) and the slot is freed only then, so the bound holds. A write that finishes after its
-request timed out is committed: the client is told it may have been (see docs/service.md).
+request time limit is answered ``504 timeout`` and its :class:`~faceprint.cancel.CancelToken` is
+cancelled: the job stops at its next checkpoint (between images) and frees its thread, and it never
+writes after the 504. A job already past its commit point when the limit passes is waited for
+(a single transaction) and answered normally, so ``504`` always means nothing was written.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from faceprint.cancel import CancelToken, running_under
 from faceprint.service.errors import ServiceError
 
 T = TypeVar("T")
@@ -45,15 +47,25 @@ class WorkPool:
             raise ServiceError(503, "busy", "the server is at capacity; retry shortly", {"Retry-After": "1"})
         with self._lock:
             self.pending += 1
+        token = CancelToken()
+
+        def job() -> T:
+            with running_under(token):
+                return fn(*args, **kwargs)
+
         try:
-            fut = self._executor.submit(fn, *args, **kwargs)
+            fut = self._executor.submit(job)
         except BaseException:
             self._done(None)
             raise
         fut.add_done_callback(self._done)
+        wrapped = asyncio.wrap_future(fut)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(fut), self.timeout_s)
+            return await asyncio.wait_for(asyncio.shield(wrapped), self.timeout_s)
         except TimeoutError:
+            if not token.cancel():  # the job is committing: its answer is the truth, wait for it
+                return await wrapped
+            wrapped.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" warning
             with self._lock:
                 self.timeouts += 1
             raise ServiceError(504, "timeout", f"the request took longer than {self.timeout_s:g} s") from None
