@@ -18,7 +18,9 @@ from typing import Any
 from faceprint.service.settings import ServiceSettings
 
 
-def create_app(settings: ServiceSettings | None = None, *, pipeline: Any = None, gallery: Any = None, analyzer: Any = None) -> Any:
+def create_app(
+    settings: ServiceSettings | None = None, *, pipeline: Any = None, gallery: Any = None, analyzer: Any = None
+) -> Any:
     from fastapi import FastAPI
     from fastapi.middleware.cors import CORSMiddleware
 

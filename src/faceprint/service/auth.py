@@ -42,7 +42,12 @@ def require(scope: str) -> Callable[..., Any]:
         if not key:
             if not ctx.settings.auth_required and scope != "admin":
                 return Principal(None, "write")
-            raise ServiceError(401, "unauthorized", "an API key is required (Authorization: Bearer <key> or X-API-Key)", {"WWW-Authenticate": "Bearer"})
+            raise ServiceError(
+                401,
+                "unauthorized",
+                "an API key is required (Authorization: Bearer <key> or X-API-Key)",
+                {"WWW-Authenticate": "Bearer"},
+            )
         found = matches_operator(key, ctx.operator) or await ctx.run_io(ctx.keys.check, key)
         if found is None:
             raise ServiceError(401, "unauthorized", "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})

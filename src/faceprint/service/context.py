@@ -64,8 +64,12 @@ class ServiceContext:
         self.metrics.gauge("faceprint_work_pending", lambda: self.pool.pending)
         self.metrics.gauge("faceprint_work_rejected_total", lambda: self.pool.rejected)
         self.metrics.gauge("faceprint_work_timeouts_total", lambda: self.pool.timeouts)
-        self.metrics.gauge("faceprint_gallery_identities", lambda: self._gallery.count()[0] if self._gallery is not None and self.ready else None)
-        self.metrics.gauge("faceprint_gallery_faces", lambda: self._gallery.count()[1] if self._gallery is not None and self.ready else None)
+        self.metrics.gauge(
+            "faceprint_gallery_identities", lambda: self._gallery.count()[0] if self._gallery is not None and self.ready else None
+        )
+        self.metrics.gauge(
+            "faceprint_gallery_faces", lambda: self._gallery.count()[1] if self._gallery is not None and self.ready else None
+        )
 
     # ------------------------------------------------------------ lifecycle
 

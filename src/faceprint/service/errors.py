@@ -94,7 +94,14 @@ def install(app: Any) -> None:
         return JSONResponse(body(e.code, e.message), status_code=e.status, headers=e.headers)
 
     async def http_error(request: Any, e: HTTPException) -> JSONResponse:
-        codes = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        codes = {
+            400: "invalid_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }
         code = codes.get(e.status_code, "http_error")
         msg = e.detail if isinstance(e.detail, str) else code.replace("_", " ")
         return JSONResponse(body(code, msg), status_code=e.status_code, headers=getattr(e, "headers", None))

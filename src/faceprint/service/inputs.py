@@ -47,7 +47,11 @@ class Body:
         for name in self.images:
             if name in self.many:
                 mp_props[name] = {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1}
-                js_props[name] = {"type": "array", "items": {"type": "string", "description": "base64 image bytes"}, "minItems": 1}
+                js_props[name] = {
+                    "type": "array",
+                    "items": {"type": "string", "description": "base64 image bytes"},
+                    "minItems": 1,
+                }
             else:
                 mp_props[name] = {"type": "string", "format": "binary"}
                 js_props[name] = {"type": "string", "description": "base64 image bytes (or a data: URL)"}

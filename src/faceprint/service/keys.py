@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
 
 def scope_allows(granted: str, needed: str) -> bool:
     """True when a key of scope ``granted`` may do what needs ``needed``."""
-    return SCOPES.index(granted) >= SCOPES.index(needed)  # type: ignore[arg-type]
+    return SCOPES.index(granted) >= SCOPES.index(needed)
 
 
 def _hash(key: str) -> str:
@@ -137,8 +137,11 @@ class ApiKeyStore:
         key_id = secrets.token_hex(6)
         key = f"fpk_{key_id}_{secrets.token_urlsafe(32)}"
         created = time.time()
-        self._run("INSERT INTO api_keys (id, hash, scope, label, created) VALUES (?, ?, ?, ?, ?)", (key_id, _hash(key), scope, label, created))
-        return NewKey(key, ApiKey(key_id, scope, label, created))  # type: ignore[arg-type]
+        self._run(
+            "INSERT INTO api_keys (id, hash, scope, label, created) VALUES (?, ?, ?, ?, ?)",
+            (key_id, _hash(key), scope, label, created),
+        )
+        return NewKey(key, ApiKey(key_id, scope, label, created))
 
     def check(self, key: str) -> ApiKey | None:
         """The active key matching ``key``, or None (unknown, malformed or revoked)."""

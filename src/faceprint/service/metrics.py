@@ -58,24 +58,40 @@ class Metrics:
 
     def render(self) -> str:
         out: list[str] = []
-        esc: Callable[[str], str] = lambda s: s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        def esc(s: str) -> str:
+            return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
         with self._lock:
-            out += ["# HELP faceprint_http_requests_total HTTP requests by route and status.", "# TYPE faceprint_http_requests_total counter"]
+            out += [
+                "# HELP faceprint_http_requests_total HTTP requests by route and status.",
+                "# TYPE faceprint_http_requests_total counter",
+            ]
             for (m, r, s), n in sorted(self.requests.items()):
                 out.append(f'faceprint_http_requests_total{{method="{m}",route="{esc(r)}",status="{s}"}} {n}')
-            out += ["# HELP faceprint_http_request_duration_seconds Request latency.", "# TYPE faceprint_http_request_duration_seconds histogram"]
+            out += [
+                "# HELP faceprint_http_request_duration_seconds Request latency.",
+                "# TYPE faceprint_http_request_duration_seconds histogram",
+            ]
             for (m, r), h in sorted(self.hist.items()):
                 lab = f'method="{m}",route="{esc(r)}"'
                 cum = 0
-                for b, c in zip(BUCKETS, h):
+                for b, c in zip(BUCKETS, h[:-1], strict=True):
                     cum += c
                     out.append(f'faceprint_http_request_duration_seconds_bucket{{{lab},le="{b}"}} {cum}')
                 cum += h[-1]
                 out.append(f'faceprint_http_request_duration_seconds_bucket{{{lab},le="+Inf"}} {cum}')
                 out.append(f"faceprint_http_request_duration_seconds_sum{{{lab}}} {self.hist_sum[(m, r)]:.6f}")
                 out.append(f"faceprint_http_request_duration_seconds_count{{{lab}}} {cum}")
-            out += ["# HELP faceprint_http_requests_in_flight Requests being handled.", "# TYPE faceprint_http_requests_in_flight gauge", f"faceprint_http_requests_in_flight {self.in_flight}"]
-        gauges: dict[str, Any] = {"faceprint_process_resident_memory_bytes": _rss_bytes, "faceprint_uptime_seconds": lambda: time.time() - self.started, **self.gauges}
+            out += [
+                "# HELP faceprint_http_requests_in_flight Requests being handled.",
+                "# TYPE faceprint_http_requests_in_flight gauge",
+                f"faceprint_http_requests_in_flight {self.in_flight}",
+            ]
+        gauges: dict[str, Any] = {
+            "faceprint_process_resident_memory_bytes": _rss_bytes,
+            "faceprint_uptime_seconds": lambda: time.time() - self.started,
+            **self.gauges,
+        }
         for name, fn in gauges.items():
             try:
                 v = fn()

@@ -24,7 +24,10 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 #: the web page loads only its own script, style and blob:/data: images it makes from uploads
-PAGE_CSP = b"default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+PAGE_CSP = (
+    b"default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 #: API responses are data, never documents
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
@@ -66,7 +69,9 @@ class ServiceMiddleware:
             if message["type"] == "http.response.start":
                 started[0] = True
                 status_box[0] = message["status"]
-                headers = [h for h in message.get("headers", []) if h[0].lower() != b"content-security-policy"] + list(SECURITY_HEADERS)
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"content-security-policy"] + list(
+                    SECURITY_HEADERS
+                )
                 path = scope.get("path", "")
                 is_page = path == "/" or path.startswith("/static/")
                 headers.append((b"content-security-policy", PAGE_CSP if is_page else API_CSP))
@@ -136,11 +141,23 @@ class ServiceMiddleware:
                 await self._reject(send_wrapper, 503, "shutting_down", SHUTTING_DOWN)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or ("/static" if scope.get("path", "").startswith("/static/") else "unmatched")
+            template = getattr(route, "path", None) or (
+                "/static" if scope.get("path", "").startswith("/static/") else "unmatched"
+            )
             self.metrics.end(scope.get("method", "?"), template, status_box[0], time.perf_counter() - start)
 
     @staticmethod
     async def _reject(send: Any, status: int, code: str, message: str) -> None:
         payload = json.dumps(body(code, message)).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})

@@ -77,7 +77,9 @@ class IdentifiedFaceOut(BaseModel):
     threshold: float
     threshold_source: str
     far_estimate: float | None = Field(None, description="per-comparison false-match rate at the best score")
-    fpir_estimate: float | None = Field(None, description="false-positive identification rate of this gallery at the best score (open-set model)")
+    fpir_estimate: float | None = Field(
+        None, description="false-positive identification rate of this gallery at the best score (open-set model)"
+    )
     candidates: list[CandidateOut]
 
 

@@ -74,10 +74,22 @@ class LiveServer:
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "faceprint.cli.main", "serve", "--host", "127.0.0.1", "--port", str(self.port), "--home", str(home), *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "faceprint.cli.main",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--home",
+            str(home),
+            *args,
+        ]
         self.log = home.parent / f"server-{self.port}.log"
         home.mkdir(parents=True, exist_ok=True)
-        self._logf = open(self.log, "wb")
+        self._logf = open(self.log, "wb")  # noqa: SIM115 - the server writes to it until stop() closes it
         self.env = {**os.environ, **env}
         self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT, env=self.env)
 

@@ -71,7 +71,20 @@ def test_page_and_static_files_with_security_headers(client: Any) -> None:
 def test_openapi_documents_every_route_and_both_body_types(client: Any) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    for p in ("/v1/detect", "/v1/embed", "/v1/verify", "/v1/identify", "/v1/enroll", "/v1/analyze", "/v1/identities", "/v1/identities/{name}", "/v1/keys", "/healthz", "/readyz", "/metrics"):
+    for p in (
+        "/v1/detect",
+        "/v1/embed",
+        "/v1/verify",
+        "/v1/identify",
+        "/v1/enroll",
+        "/v1/analyze",
+        "/v1/identities",
+        "/v1/identities/{name}",
+        "/v1/keys",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
         assert p in paths, p
     content = paths["/v1/verify"]["post"]["requestBody"]["content"]
     assert set(content) == {"multipart/form-data", "application/json"}
@@ -123,24 +136,51 @@ def test_embed_returns_unit_vectors_of_the_model(client: Any, examples: Path) ->
 
 
 def test_verify_same_and_different_people(client: Any, examples: Path) -> None:
-    same = client.post("/v1/verify", files={**_files(examples / "obama.jpg", "image_a"), **_files(examples / "obama2.jpg", "image_b")})
+    same = client.post(
+        "/v1/verify", files={**_files(examples / "obama.jpg", "image_a"), **_files(examples / "obama2.jpg", "image_b")}
+    )
     diff = client.post("/v1/verify", json={"image_a": _b64(examples / "obama.jpg"), "image_b": _b64(examples / "biden.jpg")})
     assert same.status_code == diff.status_code == 200
     s, d = same.json(), diff.json()
     assert s["is_match"] is True and d["is_match"] is False
     assert s["score"] > s["threshold"] > d["score"]
     assert s["threshold_source"].startswith("model card default") and len(s["box_a"]) == 4
-    strict = client.post("/v1/verify", json={"image_a": _b64(examples / "obama.jpg"), "image_b": _b64(examples / "obama2.jpg"), "threshold": 0.999})
-    assert strict.json()["is_match"] is False and strict.json()["threshold"] == 0.999 and strict.json()["threshold_source"] == "argument"
+    strict = client.post(
+        "/v1/verify", json={"image_a": _b64(examples / "obama.jpg"), "image_b": _b64(examples / "obama2.jpg"), "threshold": 0.999}
+    )
+    assert (
+        strict.json()["is_match"] is False
+        and strict.json()["threshold"] == 0.999
+        and strict.json()["threshold_source"] == "argument"
+    )
 
 
 def test_verify_errors(client: Any, examples: Path) -> None:
     e = _err(client.post("/v1/verify", files=_files(examples / "obama.jpg", "image_a")), 400, "invalid_input")
     assert "image_b" in e["message"]
-    e = _err(client.post("/v1/verify", files={**_files(examples / "obama.jpg", "image_a"), "image_b": ("g.png", _png(120, 120), "image/png")}), 422, "no_face")
+    e = _err(
+        client.post(
+            "/v1/verify", files={**_files(examples / "obama.jpg", "image_a"), "image_b": ("g.png", _png(120, 120), "image/png")}
+        ),
+        422,
+        "no_face",
+    )
     assert "image_b" in e["message"]
-    _err(client.post("/v1/verify", json={"image_a": _b64(examples / "obama.jpg"), "image_b": _b64(examples / "obama.jpg"), "threshold": 3}), 400, "invalid_input")
-    _err(client.post("/v1/verify", json={"image_a": _b64(examples / "obama.jpg"), "image_b": _b64(examples / "obama.jpg"), "select": "tallest"}), 400, "invalid_input")
+    _err(
+        client.post(
+            "/v1/verify", json={"image_a": _b64(examples / "obama.jpg"), "image_b": _b64(examples / "obama.jpg"), "threshold": 3}
+        ),
+        400,
+        "invalid_input",
+    )
+    _err(
+        client.post(
+            "/v1/verify",
+            json={"image_a": _b64(examples / "obama.jpg"), "image_b": _b64(examples / "obama.jpg"), "select": "tallest"},
+        ),
+        400,
+        "invalid_input",
+    )
 
 
 def test_analyze_expression_and_identity_in_one_pass(client: Any, examples: Path) -> None:
@@ -156,7 +196,9 @@ def test_analyze_expression_and_identity_in_one_pass(client: Any, examples: Path
 
     lib = faceprint.analyze(str(examples / "obama.jpg"))
     assert lib[0].expression.label == f["expression"]["label"]
-    client.post("/v1/enroll", data={"name": "Obama"}, files=[("images", ("o.jpg", (examples / "obama2.jpg").read_bytes(), "image/jpeg"))])
+    client.post(
+        "/v1/enroll", data={"name": "Obama"}, files=[("images", ("o.jpg", (examples / "obama2.jpg").read_bytes(), "image/jpeg"))]
+    )
     d = client.post("/v1/analyze", files=_files(examples / "obama.jpg"), data={"identify": "true"}).json()
     assert d["faces"][0]["identity"]["identity"] == "Obama" and d["faces"][0]["expression"]["label"]
 
@@ -216,8 +258,20 @@ def test_field_validation(client: Any, examples: Path) -> None:
     _err(client.post("/v1/identify", json={"image": _b64(examples / "obama.jpg"), "threshold": "NaN"}), 400, "invalid_input")
     _err(client.post("/v1/enroll", json={"images": [_b64(examples / "obama.jpg")], "name": ""}), 400, "invalid_input")
     _err(client.post("/v1/enroll", json={"images": [_b64(examples / "obama.jpg")], "name": "   "}), 400, "invalid_input")
-    _err(client.post("/v1/enroll", json={"images": [_b64(examples / "obama.jpg")], "name": "a", "metadata": [1]}), 400, "invalid_input")
-    _err(client.post("/v1/enroll", data={"name": "a", "metadata": "{oops"}, files=[("images", ("o.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg"))]), 400, "invalid_input")
+    _err(
+        client.post("/v1/enroll", json={"images": [_b64(examples / "obama.jpg")], "name": "a", "metadata": [1]}),
+        400,
+        "invalid_input",
+    )
+    _err(
+        client.post(
+            "/v1/enroll",
+            data={"name": "a", "metadata": "{oops"},
+            files=[("images", ("o.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg"))],
+        ),
+        400,
+        "invalid_input",
+    )
     _err(client.post("/v1/enroll", json={"images": [_b64(examples / "obama.jpg")] * 21, "name": "a"}), 400, "invalid_input")
     assert client.get("/v1/identities").json()["identities"] == []
 
@@ -229,7 +283,10 @@ def test_enroll_identify_show_delete(client: Any, examples: Path) -> None:
     r = client.post(
         "/v1/enroll",
         data={"name": "Barack Obama", "metadata": '{"team": "blue"}'},
-        files=[("images", ("a.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg")), ("images", ("b.jpg", (examples / "obama2.jpg").read_bytes(), "image/jpeg"))],
+        files=[
+            ("images", ("a.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg")),
+            ("images", ("b.jpg", (examples / "obama2.jpg").read_bytes(), "image/jpeg")),
+        ],
     )
     assert r.status_code == 201, r.text
     d = r.json()
@@ -271,9 +328,21 @@ def test_enroll_is_all_or_nothing(client: Any, examples: Path) -> None:
     ]
     e = _err(client.post("/v1/enroll", data={"name": "Obama"}, files=files), 422, "no_face")
     assert e["message"].startswith("images[1]: ")
-    e = _err(client.post("/v1/enroll", data={"name": "Group"}, files=[("images", ("t.jpg", (examples / "two_people.jpg").read_bytes(), "image/jpeg"))]), 422, "multiple_faces")
+    e = _err(
+        client.post(
+            "/v1/enroll",
+            data={"name": "Group"},
+            files=[("images", ("t.jpg", (examples / "two_people.jpg").read_bytes(), "image/jpeg"))],
+        ),
+        422,
+        "multiple_faces",
+    )
     assert client.get("/v1/identities").json()["identities"] == []
-    r = client.post("/v1/enroll", data={"name": "Group", "select": "largest"}, files=[("images", ("t.jpg", (examples / "two_people.jpg").read_bytes(), "image/jpeg"))])
+    r = client.post(
+        "/v1/enroll",
+        data={"name": "Group", "select": "largest"},
+        files=[("images", ("t.jpg", (examples / "two_people.jpg").read_bytes(), "image/jpeg"))],
+    )
     assert r.status_code == 201 and r.json()["enrolled"] == 1
 
 
@@ -306,8 +375,16 @@ def test_every_route_needs_a_key_when_auth_is_on(authed: Any, examples: Path) ->
         ("post", "/v1/embed", {"files": img}),
         ("post", "/v1/identify", {"files": img}),
         ("post", "/v1/analyze", {"files": img}),
-        ("post", "/v1/verify", {"files": {**_files(examples / "obama.jpg", "image_a"), **_files(examples / "obama2.jpg", "image_b")}}),
-        ("post", "/v1/enroll", {"data": {"name": "x"}, "files": [("images", ("o.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg"))]}),
+        (
+            "post",
+            "/v1/verify",
+            {"files": {**_files(examples / "obama.jpg", "image_a"), **_files(examples / "obama2.jpg", "image_b")}},
+        ),
+        (
+            "post",
+            "/v1/enroll",
+            {"data": {"name": "x"}, "files": [("images", ("o.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg"))]},
+        ),
         ("get", "/v1/identities", {}),
         ("get", "/v1/identities/x", {}),
         ("delete", "/v1/identities/x", {}),
@@ -329,12 +406,21 @@ def test_every_route_needs_a_key_when_auth_is_on(authed: Any, examples: Path) ->
 def test_scopes(authed: Any, examples: Path) -> None:
     c, keys = authed
     h = {s: {"Authorization": f"Bearer {k}"} for s, k in keys.items()}
-    enroll = lambda hdr: c.post("/v1/enroll", headers=hdr, data={"name": "Obama"}, files=[("images", ("o.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg"))])
+    def enroll(hdr: dict[str, str]) -> Any:
+        return c.post(
+            "/v1/enroll",
+            headers=hdr,
+            data={"name": "Obama"},
+            files=[("images", ("o.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg"))],
+        )
+
     e = _err(enroll(h["read"]), 403, "forbidden")
     assert "'read'" in e["message"] and "'write'" in e["message"]
     assert enroll(h["write"]).status_code == 201
     for s in ("read", "write", "admin"):
-        assert c.post("/v1/identify", headers=h[s], files=_files(examples / "obama2.jpg")).json()["faces"][0]["identity"] == "Obama"
+        assert (
+            c.post("/v1/identify", headers=h[s], files=_files(examples / "obama2.jpg")).json()["faces"][0]["identity"] == "Obama"
+        )
         assert c.get("/v1/identities", headers={"X-API-Key": keys[s]}).status_code == 200
     _err(c.delete("/v1/identities/Obama", headers=h["read"]), 403, "forbidden")
     _err(c.get("/v1/keys", headers=h["write"]), 403, "forbidden")
@@ -413,9 +499,15 @@ def test_no_biometric_data_in_logs(client: Any, examples: Path, caplog: pytest.L
 
     caplog.set_level(logging.DEBUG)
     emb = client.post("/v1/embed", files=_files(examples / "obama.jpg")).json()["faces"][0]["embedding"]
-    client.post("/v1/enroll", data={"name": "Zelda Quux"}, files=[("images", ("z.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg"))])
+    client.post(
+        "/v1/enroll",
+        data={"name": "Zelda Quux"},
+        files=[("images", ("z.jpg", (examples / "obama.jpg").read_bytes(), "image/jpeg"))],
+    )
     client.post("/v1/identify", files=_files(examples / "obama2.jpg"))
-    client.post("/v1/verify", files={"image_a": ("a.png", _png(50, 50), "image/png"), "image_b": ("b.png", _png(50, 50), "image/png")})
+    client.post(
+        "/v1/verify", files={"image_a": ("a.png", _png(50, 50), "image/png"), "image_b": ("b.png", _png(50, 50), "image/png")}
+    )
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "Zelda" not in text
     assert not any(f"{v:.6f}"[:8] in text for v in emb[:16])
@@ -468,7 +560,11 @@ def test_concurrent_enrolments_are_all_stored(make_client: Any, examples: Path, 
 
     def enroll(person: Path) -> int:
         photos = sorted(person.iterdir())[:2]
-        r = c.post("/v1/enroll", data={"name": person.name, "select": "largest"}, files=[("images", (f.name, f.read_bytes(), "image/jpeg")) for f in photos])
+        r = c.post(
+            "/v1/enroll",
+            data={"name": person.name, "select": "largest"},
+            files=[("images", (f.name, f.read_bytes(), "image/jpeg")) for f in photos],
+        )
         return r.status_code
 
     with ThreadPoolExecutor(8) as ex:

@@ -135,9 +135,13 @@ def test_clients_disconnecting_mid_upload_leave_nothing_behind(live_server: Any,
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     # uploads that stall (still open, body incomplete) do not hold up other clients
     stalled = []
-    for i in range(3):
+    for _ in range(3):
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.sendall(_head("/v1/enroll", port, {"Content-Length": str(declared)}) + _part("name", b"stalled") + _part("images", photo[:50_000], "b.jpg"))
+        s.sendall(
+            _head("/v1/enroll", port, {"Content-Length": str(declared)})
+            + _part("name", b"stalled")
+            + _part("images", photo[:50_000], "b.jpg")
+        )
         stalled.append(s)
     try:
         _alive_and_ready(server)
@@ -204,7 +208,16 @@ def test_read_only_gallery_refuses_writes_and_keeps_serving_reads(live_server: A
 
 # ------------------------------------------------------------------ (c) SIGTERM during requests
 
-PEOPLE = ["Abdullah_Gul", "Adrien_Brody", "Al_Gore", "Al_Sharpton", "Alan_Greenspan", "Alejandro_Toledo", "Ali_Naimi", "Ahmed_Chalabi"]
+PEOPLE = [
+    "Abdullah_Gul",
+    "Adrien_Brody",
+    "Al_Gore",
+    "Al_Sharpton",
+    "Alan_Greenspan",
+    "Alejandro_Toledo",
+    "Ali_Naimi",
+    "Ahmed_Chalabi",
+]
 
 
 @pytest.mark.parametrize("grace", [20.0, 0.0], ids=["drain", "cut-off"])
@@ -265,7 +278,9 @@ def test_sigterm_during_enrolls_loses_nothing_committed(live_server: Any, lfw_ro
     with sqlite3.connect(db) as c:
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert c.execute("PRAGMA foreign_key_check").fetchall() == []
-        orphans = c.execute("SELECT COUNT(*) FROM identities i WHERE NOT EXISTS (SELECT 1 FROM faces f WHERE f.identity_id = i.id)").fetchone()[0]
+        orphans = c.execute(
+            "SELECT COUNT(*) FROM identities i WHERE NOT EXISTS (SELECT 1 FROM faces f WHERE f.identity_id = i.id)"
+        ).fetchone()[0]
     assert orphans == 0  # all-or-nothing enrollments: no identity without its faces
     with Gallery(home=server.home) as g:
         stored = {r.name: r.n_faces for r in g.list()}
@@ -414,7 +429,9 @@ def test_oversize_bodies_and_images_are_refused(live_server: Any, examples: Path
     r = _identify(server.url, examples / "obama.jpg")
     err = _json_error(r.status_code, r.text, 413, "image_too_large")
     assert "200000" in err["message"].replace(",", "").replace(" ", "") or "pixel" in err["message"]
-    r = httpx.post(server.url + "/v1/identify", files=[("image", ("bomb.png", _png_claiming(30000, 30000), "image/png"))], timeout=30)
+    r = httpx.post(
+        server.url + "/v1/identify", files=[("image", ("bomb.png", _png_claiming(30000, 30000), "image/png"))], timeout=30
+    )
     _json_error(r.status_code, r.text, 413, "image_too_large")
     r = _enroll(server.url, "obama", [examples / "obama_small.jpg", examples / "obama.jpg"])
     err = _json_error(r.status_code, r.text, 413, "image_too_large")

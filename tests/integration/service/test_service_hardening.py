@@ -60,7 +60,7 @@ def _photo(examples: Path) -> list[tuple[str, tuple[str, bytes, str]]]:
 def test_forged_host_is_refused_and_ip_literals_and_localhost_are_served(live_server: Any) -> None:
     server = live_server()
     port = _port(server)
-    for host in ("attacker.example", "attacker.example:%d" % port, "127.0.0.1.attacker.example", "localhost.:x", ""):
+    for host in ("attacker.example", f"attacker.example:{port}", "127.0.0.1.attacker.example", "localhost.:x", ""):
         r = httpx.get(server.url + "/v1/identities", headers={"Host": host}, timeout=10)
         assert r.status_code == 421 if host else r.status_code in (400, 421), (host, r.text)
         if r.status_code == 421:
@@ -93,7 +93,13 @@ def test_cross_origin_writes_are_refused(live_server: Any, examples: Path) -> No
     same = {"Origin": server.url, "Sec-Fetch-Site": "same-origin"}
     r = httpx.post(server.url + "/v1/enroll", data={"name": "a"}, files=_photo(examples), headers=same, timeout=60)
     assert r.status_code == 201, r.text
-    r = httpx.post(server.url + "/v1/enroll", data={"name": "b"}, files=_photo(examples), headers={"Origin": "https://app.example"}, timeout=60)
+    r = httpx.post(
+        server.url + "/v1/enroll",
+        data={"name": "b"},
+        files=_photo(examples),
+        headers={"Origin": "https://app.example"},
+        timeout=60,
+    )
     assert r.status_code == 201, r.text
     assert httpx.post(server.url + "/v1/enroll", data={"name": "c"}, files=_photo(examples), timeout=60).status_code == 201
     assert httpx.delete(server.url + "/v1/identities/c", headers=same, timeout=10).status_code == 200
@@ -155,10 +161,12 @@ def test_deeply_nested_json_is_a_400_and_the_connection_stays_usable(live_server
         assert r.status_code == 400 and _code(r) == "invalid_input", r.text[:300]
         assert "nested" in r.json()["error"]["message"]
         meta = '{"a":' * depth + "1" + "}" * depth
-        body = '{"name": "x", "images": ["AAAA"], "metadata": %s}' % meta
+        body = '{"name": "x", "images": ["AAAA"], "metadata": ' + meta + "}"
         r = c.post(server.url + "/v1/enroll", content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and "nested" in r.json()["error"]["message"], r.text[:300]
-        r = c.post(server.url + "/v1/enroll", data={"name": "x", "metadata": meta}, files=[("images", ("a.jpg", b"x", "image/jpeg"))])
+        r = c.post(
+            server.url + "/v1/enroll", data={"name": "x", "metadata": meta}, files=[("images", ("a.jpg", b"x", "image/jpeg"))]
+        )
         assert r.status_code == 400 and "nested" in r.json()["error"]["message"], r.text[:300]
         assert c.get(server.url + "/healthz").status_code == 200  # same keep-alive connection
     log = server.log.read_text(errors="replace")

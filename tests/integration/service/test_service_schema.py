@@ -116,19 +116,32 @@ def _auth_headers(key: str | None) -> dict[str, str]:
 
 
 @pytest.fixture(params=["anonymous", "admin-key"])
-def target(request: pytest.FixtureRequest, tmp_path: Path, shared_models: dict[str, Any], photos: dict[str, bytes]) -> Iterator[Target]:
+def target(
+    request: pytest.FixtureRequest, tmp_path: Path, shared_models: dict[str, Any], photos: dict[str, bytes]
+) -> Iterator[Target]:
     """A fresh app with one enrolled person (and, with keys, one extra key to revoke). Function
     scope: schemathesis' pytest plugin ends every ASGI lifespan it started when a test ends."""
     from faceprint.service import ServiceSettings, create_app
 
     authed = request.param == "admin-key"
-    settings_ = ServiceSettings(home=tmp_path / "home", auth="on" if authed else "auto", admin_key=ADMIN_KEY if authed else None, warmup=False, allowed_hosts=["testserver"])
+    settings_ = ServiceSettings(
+        home=tmp_path / "home",
+        auth="on" if authed else "auto",
+        admin_key=ADMIN_KEY if authed else None,
+        warmup=False,
+        allowed_hosts=["testserver"],
+    )
     app = create_app(settings_, **shared_models)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)  # starts the app's lifespan
     t = Target(schema, ADMIN_KEY if authed else None, photos)
     try:
         with asgi.get_client(app) as client:
-            r = client.post("/v1/enroll", data={"name": ENROLLED}, files={"images": ("obama.jpg", photos["obama"], "image/jpeg")}, headers=_auth_headers(t.key))
+            r = client.post(
+                "/v1/enroll",
+                data={"name": ENROLLED},
+                files={"images": ("obama.jpg", photos["obama"], "image/jpeg")},
+                headers=_auth_headers(t.key),
+            )
             assert r.status_code == 201, r.text
             if authed:
                 r = client.post("/v1/keys", json={"scope": "read", "label": "fuzz"}, headers=_auth_headers(t.key))
@@ -190,7 +203,9 @@ def _fuzz(target: Target, label: str, mode: Any) -> None:
         if mode.name == "POSITIVE" and response.status_code == 400:
             # a schema-valid value of a typed field must be accepted (images and JSON text may be refused)
             message = response.json()["error"]["message"]
-            assert not TYPED_FIELD_REFUSED.match(message), f"{label}: schema-valid input refused: {message} (body {case.body!r:.300})"
+            assert not TYPED_FIELD_REFUSED.match(message), (
+                f"{label}: schema-valid input refused: {message} (body {case.body!r:.300})"
+            )
 
     run()
 

@@ -6,7 +6,13 @@ from faceprint.matching.names import MAX_NAME_LENGTH, validate_name
 
 @pytest.mark.parametrize(
     ("name", "want"),
-    [("Ada Lovelace", "Ada Lovelace"), ("  Ada ", "Ada"), ("Jose\u0301", "José"), ("李小龍", "李小龍"), ("O'Brien-Smith", "O'Brien-Smith")],
+    [
+        ("Ada Lovelace", "Ada Lovelace"),
+        ("  Ada ", "Ada"),
+        ("Jose\u0301", "José"),
+        ("李小龍", "李小龍"),
+        ("O'Brien-Smith", "O'Brien-Smith"),
+    ],
 )
 def test_accepted_names_come_back_nfc_and_trimmed(name: str, want: str) -> None:
     assert validate_name(name) == want

@@ -25,7 +25,20 @@ from faceprint.service.work import WorkPool  # noqa: E402
 # ------------------------------------------------------------------ settings
 
 
-@pytest.mark.parametrize("host, loop", [("127.0.0.1", True), ("127.5.0.1", True), ("::1", True), ("[::1]", True), ("localhost", True), ("0.0.0.0", False), ("::", False), ("192.168.1.2", False), ("myhost", False)])
+@pytest.mark.parametrize(
+    "host, loop",
+    [
+        ("127.0.0.1", True),
+        ("127.5.0.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.2", False),
+        ("myhost", False),
+    ],
+)
 def test_is_loopback(host: str, loop: bool) -> None:
     assert is_loopback(host) is loop
 
@@ -144,13 +157,34 @@ def test_base64_forms() -> None:
     ],
 )
 def test_param_conversion(kind: str, value: Any, from_text: bool, expected: Any) -> None:
-    p = Param("p", kind, "", enum=("largest",) if kind == "str" else None, minimum=0 if kind in ("int", "float") else None, maximum=10 if kind in ("int", "float") else None)
+    p = Param(
+        "p",
+        kind,
+        "",
+        enum=("largest",) if kind == "str" else None,
+        minimum=0 if kind in ("int", "float") else None,
+        maximum=10 if kind in ("int", "float") else None,
+    )
     assert _convert(p, value, from_text) == expected
 
 
 @pytest.mark.parametrize(
     "kind, value, from_text",
-    [("int", "5", False), ("int", True, False), ("int", 2.5, False), ("int", "x", True), ("int", "11", True), ("float", "inf", True), ("float", "nan", True), ("bool", "maybe", True), ("bool", 1, False), ("json", "[1]", True), ("json", "{", True), ("str", 3, False), ("str", "smallest", True)],
+    [
+        ("int", "5", False),
+        ("int", True, False),
+        ("int", 2.5, False),
+        ("int", "x", True),
+        ("int", "11", True),
+        ("float", "inf", True),
+        ("float", "nan", True),
+        ("bool", "maybe", True),
+        ("bool", 1, False),
+        ("json", "[1]", True),
+        ("json", "{", True),
+        ("str", 3, False),
+        ("str", "smallest", True),
+    ],
 )
 def test_param_conversion_refuses(kind: str, value: Any, from_text: bool) -> None:
     p = Param("p", kind, "", enum=("largest",) if kind == "str" else None, minimum=0, maximum=10)

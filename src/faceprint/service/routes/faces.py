@@ -13,7 +13,9 @@ from faceprint.service.schemas import AnalyzeResponse, DetectResponse, EmbedResp
 
 router = APIRouter(prefix="/v1", tags=["faces"])
 
-SELECT = Param("select", "str", "which face when there are several: largest, center or score", "largest", enum=("largest", "center", "score"))
+SELECT = Param(
+    "select", "str", "which face when there are several: largest, center or score", "largest", enum=("largest", "center", "score")
+)
 THRESHOLD = Param("threshold", "float", "decision threshold (cosine); default: the calibrated one", minimum=-1.0, maximum=1.0)
 K = Param("k", "int", "candidates per face", 5, minimum=1, maximum=100)
 
@@ -24,13 +26,18 @@ ANALYZE = Body(params=(Param("identify", "bool", "also identify each face agains
 
 
 def _points(lm: Any) -> Any:
-    return None if lm is None else {"scheme": lm.scheme, "points": [[round(float(x), 2), round(float(y), 2)] for x, y in lm.points]}
+    return (
+        None if lm is None else {"scheme": lm.scheme, "points": [[round(float(x), 2), round(float(y), 2)] for x, y in lm.points]}
+    )
 
 
 def _detect(ctx: Any, payload: Payload) -> dict[str, Any]:
     img = ctx.decode(payload.image())
     faces = ctx.pipeline.process(img, embed=False)
-    return {"image": size_of(img), "faces": [{**f.detection.to_dict(), "landmarks": _points(f.landmarks or f.detection.landmarks)} for f in faces]}
+    return {
+        "image": size_of(img),
+        "faces": [{**f.detection.to_dict(), "landmarks": _points(f.landmarks or f.detection.landmarks)} for f in faces],
+    }
 
 
 def _embed(ctx: Any, payload: Payload) -> dict[str, Any]:
@@ -38,7 +45,15 @@ def _embed(ctx: Any, payload: Payload) -> dict[str, Any]:
     faces = [f for f in ctx.pipeline.process(img) if f.embedding is not None]
     return {
         "image": size_of(img),
-        "faces": [{"box": box_list(f.box), "score": round(f.detection.score, 4), "model": f.embedding.model, "embedding": [float(x) for x in f.embedding.vector]} for f in faces],
+        "faces": [
+            {
+                "box": box_list(f.box),
+                "score": round(f.detection.score, 4),
+                "model": f.embedding.model,
+                "embedding": [float(x) for x in f.embedding.vector],
+            }
+            for f in faces
+        ],
     }
 
 
@@ -63,26 +78,53 @@ def _analyze(ctx: Any, payload: Payload) -> dict[str, Any]:
 
     p = payload.params
     img = ctx.decode(payload.image())
-    found = analyze_faces(img, pipeline=ctx.pipeline, analyzer=ctx.analyzer, gallery=ctx.gallery if p["identify"] else None, k=p["k"], threshold=p["threshold"])
+    found = analyze_faces(
+        img,
+        pipeline=ctx.pipeline,
+        analyzer=ctx.analyzer,
+        gallery=ctx.gallery if p["identify"] else None,
+        k=p["k"],
+        threshold=p["threshold"],
+    )
     return {"image": size_of(img), "faces": [a.to_dict() for a in found]}
 
 
-@router.post("/detect", response_model=DetectResponse, responses=IMAGE_ERRORS, openapi_extra=DETECT.openapi(), summary="Find every face")
+@router.post(
+    "/detect", response_model=DetectResponse, responses=IMAGE_ERRORS, openapi_extra=DETECT.openapi(), summary="Find every face"
+)
 async def detect(request: Request, _: Principal = Depends(require("read"))) -> Any:
     return await handle(request, DETECT, _detect)
 
 
-@router.post("/embed", response_model=EmbedResponse, responses=IMAGE_ERRORS, openapi_extra=EMBED.openapi(), summary="Embedding of every face")
+@router.post(
+    "/embed",
+    response_model=EmbedResponse,
+    responses=IMAGE_ERRORS,
+    openapi_extra=EMBED.openapi(),
+    summary="Embedding of every face",
+)
 async def embed(request: Request, _: Principal = Depends(require("read"))) -> Any:
     return await handle(request, EMBED, _embed)
 
 
-@router.post("/verify", response_model=VerifyResponse, responses=IMAGE_ERRORS, openapi_extra=VERIFY.openapi(), summary="Are two faces the same person?")
+@router.post(
+    "/verify",
+    response_model=VerifyResponse,
+    responses=IMAGE_ERRORS,
+    openapi_extra=VERIFY.openapi(),
+    summary="Are two faces the same person?",
+)
 async def verify(request: Request, _: Principal = Depends(require("read"))) -> Any:
     return await handle(request, VERIFY, _verify, max_images=2)
 
 
-@router.post("/analyze", response_model=AnalyzeResponse, responses=IMAGE_ERRORS, openapi_extra=ANALYZE.openapi(), summary="Expression of every face (and who it is)")
+@router.post(
+    "/analyze",
+    response_model=AnalyzeResponse,
+    responses=IMAGE_ERRORS,
+    openapi_extra=ANALYZE.openapi(),
+    summary="Expression of every face (and who it is)",
+)
 async def analyze(request: Request, _: Principal = Depends(require("read"))) -> Any:
-    request.app.state.ctx.analyzer  # 503 model_unavailable before reading the body when expressions are off
+    _ = request.app.state.ctx.analyzer  # 503 model_unavailable before reading the body when expressions are off
     return await handle(request, ANALYZE, _analyze)

@@ -28,11 +28,16 @@ ENROLL = Body(
     many=("images",),
     params=(
         Param("name", "str", "the person's name", required=True, max_length=200),
-        Param("select", "str", "which face to take from photos with several (default: refuse them)", enum=("largest", "center", "score")),
+        Param(
+            "select",
+            "str",
+            "which face to take from photos with several (default: refuse them)",
+            enum=("largest", "center", "score"),
+        ),
         Param("metadata", "json", "free-form metadata stored with the identity (JSON object)"),
     ),
 )
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such identity"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "no such identity"}}
 NAME = Path(..., min_length=1, max_length=200, description="the person's name")
 
 
@@ -64,11 +69,17 @@ def _enroll(ctx: Any, payload: Payload) -> dict[str, Any]:
 def _named(data: bytes, name: str) -> io.BytesIO:
     """An upload as a named file object, so outcomes and errors say which field it was."""
     f = io.BytesIO(data)
-    f.name = name  # type: ignore[attr-defined]
+    f.name = name
     return f
 
 
-@router.post("/identify", response_model=IdentifyResponse, responses=IMAGE_ERRORS, openapi_extra=IDENTIFY.openapi(), summary="Who is in this photo?")
+@router.post(
+    "/identify",
+    response_model=IdentifyResponse,
+    responses=IMAGE_ERRORS,
+    openapi_extra=IDENTIFY.openapi(),
+    summary="Who is in this photo?",
+)
 async def identify(request: Request, _: Principal = Depends(require("read"))) -> Any:
     return await handle(request, IDENTIFY, _identify)
 
@@ -96,7 +107,12 @@ async def list_identities(request: Request, _: Principal = Depends(require("read
     return await ctx.run(work)
 
 
-@router.get("/identities/{name}", response_model=IdentityDetail, responses=AUTH_ERRORS | NOT_FOUND, summary="One person and their enrolled faces")
+@router.get(
+    "/identities/{name}",
+    response_model=IdentityDetail,
+    responses=AUTH_ERRORS | NOT_FOUND,
+    summary="One person and their enrolled faces",
+)
 async def show_identity(request: Request, name: str = NAME, _: Principal = Depends(require("read"))) -> Any:
     ctx = request.app.state.ctx
 
@@ -107,7 +123,12 @@ async def show_identity(request: Request, name: str = NAME, _: Principal = Depen
     return await ctx.run(work)
 
 
-@router.delete("/identities/{name}", response_model=DeleteResponse, responses=AUTH_ERRORS | NOT_FOUND, summary="Delete a person and all their faces")
+@router.delete(
+    "/identities/{name}",
+    response_model=DeleteResponse,
+    responses=AUTH_ERRORS | NOT_FOUND,
+    summary="Delete a person and all their faces",
+)
 async def delete_identity(request: Request, name: str = NAME, _: Principal = Depends(require("write"))) -> Any:
     ctx = request.app.state.ctx
 

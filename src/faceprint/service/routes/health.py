@@ -21,7 +21,12 @@ async def healthz() -> Any:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Ready, responses={**AUTH_ERRORS, 503: {"model": Ready}}, summary="Readiness: models loaded, gallery open")
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses={**AUTH_ERRORS, 503: {"model": Ready}},
+    summary="Readiness: models loaded, gallery open",
+)
 async def readyz(request: Request, _: Any = Depends(require("read"))) -> Any:
     ctx = request.app.state.ctx
     if not ctx.ready:
@@ -34,10 +39,16 @@ async def readyz(request: Request, _: Any = Depends(require("read"))) -> Any:
     try:
         n_ids, n_faces = await ctx.run_io(ctx.gallery.count)
     except Exception as e:  # the store is down: not ready, and say why
-        return JSONResponse({"status": "gallery unavailable", "models": models, "gallery": {"error": type(e).__name__}}, status_code=503)
+        return JSONResponse(
+            {"status": "gallery unavailable", "models": models, "gallery": {"error": type(e).__name__}}, status_code=503
+        )
     return {"status": "ready", "models": models, "gallery": {"identities": n_ids, "faces": n_faces, "model": ctx.gallery.model}}
 
 
-@router.get("/metrics", responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}, **AUTH_ERRORS}, summary="Prometheus metrics (text format 0.0.4)")
+@router.get(
+    "/metrics",
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}, **AUTH_ERRORS},
+    summary="Prometheus metrics (text format 0.0.4)",
+)
 async def metrics(request: Request, _: Any = Depends(require("read"))) -> Any:
     return PlainTextResponse(request.app.state.ctx.metrics.render(), media_type="text/plain; version=0.0.4")

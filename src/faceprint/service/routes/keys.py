@@ -14,7 +14,9 @@ router = APIRouter(prefix="/v1/keys", tags=["admin"])
 ERRORS = AUTH_ERRORS | {400: {"model": ErrorResponse, "description": "no such key"}}
 
 
-@router.post("", response_model=KeyCreated, status_code=201, responses=ERRORS, summary="Create an API key (the secret is shown once)")
+@router.post(
+    "", response_model=KeyCreated, status_code=201, responses=ERRORS, summary="Create an API key (the secret is shown once)"
+)
 async def create_key(request: Request, body: KeyCreate, _: Principal = Depends(require("admin"))) -> Any:
     ctx = request.app.state.ctx
     new = await ctx.run_io(ctx.keys.create, body.scope, body.label)
@@ -28,6 +30,8 @@ async def list_keys(request: Request, _: Principal = Depends(require("admin"))) 
 
 
 @router.delete("/{key_id}", response_model=KeyOut, responses=ERRORS, summary="Revoke an API key")
-async def revoke_key(request: Request, key_id: str = Path(..., min_length=1, max_length=64), _: Principal = Depends(require("admin"))) -> Any:
+async def revoke_key(
+    request: Request, key_id: str = Path(..., min_length=1, max_length=64), _: Principal = Depends(require("admin"))
+) -> Any:
     ctx = request.app.state.ctx
     return (await ctx.run_io(ctx.keys.revoke, key_id)).to_dict()
