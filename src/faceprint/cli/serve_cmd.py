@@ -33,6 +33,8 @@ def register(sub: Any) -> None:
                    help="allow this origin (repeatable; default: CORS off)")
     p.add_argument("--analyzer", default=None,
                    help="expression model for /v1/analyze (default fer_mini_xception; or faceprint_fer_cnn, or 'none')")
+    p.add_argument("--preset", default=None,
+                   help="named pipeline (faceprint.pipeline.PRESETS: default, fast, accurate, ...; default: default)")
     p.add_argument("--grace", type=float, default=None, dest="shutdown_grace_s",
                    help="seconds in-flight requests get on SIGTERM (default 20)")
     p.set_defaults(func=run)
@@ -42,7 +44,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     from faceprint.service.settings import ServiceSettings
 
     keys = ("host", "port", "home", "store", "auth", "workers", "max_upload_mb", "request_timeout_s", "cors_origins",
-            "shutdown_grace_s", "analyzer")
+            "shutdown_grace_s", "analyzer", "preset")
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if str(overrides.get("analyzer", "")).lower() == "none":
         overrides["analyzer"] = None

@@ -76,13 +76,13 @@ class ServiceContext:
     def start(self) -> None:
         """Load every model once (and run one image through them), open the gallery."""
         from faceprint.matching.gallery import Gallery
-        from faceprint.pipeline import Pipeline, PipelineConfig
+        from faceprint.pipeline import Pipeline, preset_config
 
         t0 = time.perf_counter()
         if self.pool.closed:  # the same app started again (e.g. a second TestClient)
             self.pool = WorkPool(self.settings.workers, self.settings.max_queue, self.settings.request_timeout_s)
         if self._pipeline is None:
-            self._pipeline = Pipeline.from_config(PipelineConfig())
+            self._pipeline = Pipeline.from_config(preset_config(self.settings.preset))
         if self._gallery is None:
             self._gallery = Gallery(home=self.home, pipeline=self._pipeline, store=self.settings.store)
         self._gallery.count()  # opens the store (and migrates it) now, not on the first request

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from faceprint.config import DEFAULT_MAX_PIXELS
+from faceprint.config import DEFAULT_EXPRESSION_MODEL, DEFAULT_MAX_PIXELS
 
 AuthMode = Literal["auto", "on", "off"]
 
@@ -56,8 +56,18 @@ class ServiceSettings(BaseSettings):
     body_timeout_s: float = Field(10.0, gt=0, description="time a client gets to send the whole request body (408 after)")
     max_connections: int = Field(256, ge=1, description="open connections at once; beyond it uvicorn answers 503")
     warmup: bool = Field(True, description="run one image through every model at start-up")
-    analyzer: str | None = Field("fer_mini_xception", description="expression model for /v1/analyze (None: off)")
+    preset: str = Field("default", description="named pipeline (faceprint.pipeline.PRESETS) unless one is injected")
+    analyzer: str | None = Field(DEFAULT_EXPRESSION_MODEL, description="expression model for /v1/analyze (None: off)")
     shutdown_grace_s: float = Field(20.0, ge=0, description="SIGTERM: time in-flight requests get to finish")
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str) -> str:
+        from faceprint.pipeline import PRESETS
+
+        if v not in PRESETS:
+            raise ValueError(f"preset: unknown preset {v!r}; choose one of {', '.join(sorted(PRESETS))}")
+        return v
 
     @field_validator("cors_origins")
     @classmethod

@@ -41,3 +41,11 @@ def test_origin_rules() -> None:
     assert p.origin_allowed("https://app.example", host, "cross-site")
     for bad in ("null", "http://127.0.0.1:8001", "https://127.0.0.1:8000", "http://evil.example", "file://", "garbage"):
         assert not p.origin_allowed(bad, host, None), bad
+
+
+def test_service_settings_take_a_preset_and_refuse_unknown_ones(tmp_path) -> None:
+    from faceprint.service.settings import ServiceSettings
+
+    assert ServiceSettings(preset="accurate").preset == "accurate"
+    with pytest.raises(ValueError, match="unknown preset"):
+        ServiceSettings(home=tmp_path, preset="nope")

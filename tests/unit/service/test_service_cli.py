@@ -39,3 +39,12 @@ def test_serve_refuses_bad_settings_before_starting(tmp_path: Path, capsys: pyte
     assert main(["serve", "--home", str(tmp_path), "--host", "0.0.0.0"]) == 2  # no key exists
     assert "requires API keys" in capsys.readouterr().err
     assert main(["serve", "--home", str(tmp_path), "--port", "-1"]) == 2
+
+
+def test_serve_refuses_an_unknown_preset_with_exit_2(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "faceprint.cli.main", "serve", "--preset", "nope", "--home", str(tmp_path),
+                        "--port", "0"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "unknown preset" in r.stderr, (r.returncode, r.stderr[-500:])
