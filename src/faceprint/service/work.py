@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from faceprint.cancel import CancelToken, running_under
 from faceprint.service.errors import ServiceError
+from faceprint.service.memory import MemoryTrimmer
 
 T = TypeVar("T")
 
@@ -27,6 +28,7 @@ class WorkPool:
     def __init__(self, workers: int, max_queue: int, timeout_s: float) -> None:
         self.workers = workers
         self.timeout_s = timeout_s
+        self.trimmer = MemoryTrimmer()
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="faceprint-work")
         self._slots = threading.BoundedSemaphore(workers + max_queue)
         self._lock = threading.Lock()
@@ -50,8 +52,11 @@ class WorkPool:
         token = CancelToken()
 
         def job() -> T:
-            with running_under(token):
-                return fn(*args, **kwargs)
+            try:
+                with running_under(token):
+                    return fn(*args, **kwargs)
+            finally:
+                self.trimmer.after_job()  # give a large request's memory back to the system
 
         try:
             fut = self._executor.submit(job)

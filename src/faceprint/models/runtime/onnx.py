@@ -39,6 +39,9 @@ def create_session(model: str | Path | bytes, *, threads: int | None = None, pro
     # Do not busy-spin worker threads between calls (matters when torch or other sessions share cores).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
+    # No CPU memory arena: with it, every session keeps the peak of the largest input it ever saw
+    # (a 40-MP upload left a server ~600 MB larger for good; tests/integration/service/test_service_memory.py).
+    opts.enable_cpu_mem_arena = False
     wanted = providers or ["CPUExecutionProvider"]
     available = set(ort.get_available_providers())
     missing = [p for p in wanted if p not in available]
