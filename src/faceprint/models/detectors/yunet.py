@@ -165,14 +165,9 @@ class YuNetDetector:
         self._session: Any = None
 
     def load(self) -> Any:
-        if self._session is None:
-            with self._lock:
-                if self._session is None:
-                    from faceprint.models.runtime.shipped_onnx import cached_rewrite, open_session
+        from faceprint.models.runtime.shipped_onnx import load_shipped_session
 
-                    path = cached_rewrite(self.card.name, self.card.source, rewrite, onnx_rewrite.REWRITE_VERSION)
-                    self._session = open_session(path, threads=self.threads)
-        return self._session
+        return load_shipped_session(self, rewrite, onnx_rewrite.REWRITE_VERSION)
 
     def raw(self, image: np.ndarray) -> np.ndarray:
         """OpenCV-style rows ``(K, 15)``: x, y, w, h, 5 landmark (x, y) pairs, score — after NMS,

@@ -138,14 +138,9 @@ class SFaceEmbedder:
 
     def load(self) -> Any:
         """The onnxruntime session (the cached rewrite is built on first use)."""
-        if self._session is None:
-            with self._lock:
-                if self._session is None:
-                    from faceprint.models.runtime.shipped_onnx import cached_rewrite, open_session
+        from faceprint.models.runtime.shipped_onnx import load_shipped_session
 
-                    path = cached_rewrite(self.card.name, self.card.source, rewrite, onnx_rewrite.REWRITE_VERSION)
-                    self._session = open_session(path, threads=self.threads, providers=self.providers)
-        return self._session
+        return load_shipped_session(self, rewrite, onnx_rewrite.REWRITE_VERSION, providers=self.providers)
 
     def embed_chips(self, chips: np.ndarray) -> np.ndarray:
         """Raw descriptors ``(N, 128)`` float32 of ArcFace-template chips ``(N, 112, 112, 3)`` uint8 RGB."""

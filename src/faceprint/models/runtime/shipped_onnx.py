@@ -66,3 +66,16 @@ def open_session(path: Path, *, threads: int | None = None, providers: list[str]
         raise
     except Exception as e:  # onnxruntime's own exception types
         raise ModelIntegrityError(f"onnxruntime cannot load {path}: {e}") from None
+
+
+def load_shipped_session(
+    holder: Any, rewrite: Callable[[bytes], bytes], version: str, *, providers: list[str] | None = None
+) -> Any:
+    """The session of ``holder`` (a model with ``card``, ``threads``, ``_lock`` and ``_session``),
+    opened once from the cached rewrite of its card's shipped file (double-checked under the lock)."""
+    if holder._session is None:
+        with holder._lock:
+            if holder._session is None:
+                path = cached_rewrite(holder.card.name, holder.card.source, rewrite, version)
+                holder._session = open_session(path, threads=holder.threads, providers=providers)
+    return holder._session
