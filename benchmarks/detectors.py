@@ -17,7 +17,7 @@ the 512x512 photo and the face-size scan):
   short of the face counts of face_recognition's example photos and dlib's ``dogs.jpg`` /
   ``bald_guys.jpg`` (counts checked by eye).
 
-"mtcnn(default)" is MTCNN as the default pipeline configures it (``pipeline.DETECTOR_DEFAULTS``:
+"mtcnn(default)" is MTCNN as the default pipeline configures it (``pipeline.detector_defaults``:
 O-net score ≥ 0.9, dlib-style boxes).
 
 The host is shared (2 cores) and its load drifts, so the LFW timing runs the detectors in turn on
@@ -43,13 +43,13 @@ from _common import SHARED, lfw_images, write_result
 from faceprint.eval.protocols.detection import evaluate_detector, match_detections, parse_imglab_xml
 from faceprint.io.decode import load_image
 from faceprint.models import registry
-from faceprint.pipeline import DETECTOR_DEFAULTS
+from faceprint.pipeline import detector_defaults
 
 CONFIGS = {
     "dlib_hog(up=0)": ("dlib_hog", {"upsample": 0}),
     "dlib_hog(up=1)": ("dlib_hog", {"upsample": 1}),
     "mtcnn": ("mtcnn", {}),
-    "mtcnn(default)": ("mtcnn", DETECTOR_DEFAULTS["mtcnn"]),
+    "mtcnn(default)": ("mtcnn", detector_defaults("mtcnn")),
     "dlib_mmod(up=0)": ("dlib_mmod", {"upsample": 0}),
 }
 SLOW = {"dlib_mmod(up=0)"}

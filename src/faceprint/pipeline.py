@@ -11,7 +11,7 @@ A :class:`Pipeline` is built from stage objects (dependency injection), or from 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -34,15 +34,18 @@ Selection = Literal["largest", "center", "score"]
 #:   object in a corner) score 0.52–0.82 — and dlib-style boxes, so a dlib shape predictor gets the boxes it was
 #:   trained on (:func:`faceprint.models.detectors.mtcnn.dlib_style_box`).
 #: * ``dlib_hog``: one upsampling (finds faces down to ~28 px wide; without it, ~60 px; benchmarks/detectors.py).
-DETECTOR_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mtcnn": {"thresholds": (0.6, 0.7, 0.9), "box_style": "dlib"},
-    "dlib_hog": {"upsample": 1},
-}
-
-
+#: These options live in one place, each detector's card (``card.extra["pipeline_options"]``).
 def detector_defaults(name: str) -> dict[str, Any]:
-    """A copy of :data:`DETECTOR_DEFAULTS` for detector ``name`` (empty for other detectors)."""
-    return dict(DETECTOR_DEFAULTS.get(name, {}))
+    """The pipeline's measured options for detector ``name``: a copy of its card's
+    ``extra["pipeline_options"]`` (empty for detectors without them or not registered)."""
+    from faceprint.errors import ModelUnavailable
+    from faceprint.models import registry
+
+    try:
+        card = registry.get_card(name)
+    except ModelUnavailable:
+        return {}
+    return dict(card.extra.get("pipeline_options", {}))
 
 
 @dataclass(frozen=True)
@@ -300,15 +303,40 @@ def central_box(image_shape: tuple[int, ...], fraction: float = 0.45) -> Box:
 #: Pipelines that align from the detector's own points have no landmarker and no pipeline-level
 #: mirror averaging (the fusion mirrors its dlib member itself).
 _OWN_POINTS: dict[str, Any] = {"landmarker": None, "flip_average": False}
-PRESETS: dict[str, PipelineConfig] = {
-    "default": PipelineConfig(),
-    "fast": PipelineConfig(),
-    "accurate": PipelineConfig(embedder="sface_int8", **_OWN_POINTS),
-    "sface": PipelineConfig(embedder="sface", **_OWN_POINTS),
-    "sface_int8": PipelineConfig(embedder="sface_int8", **_OWN_POINTS),
-    "yunet_sface": PipelineConfig(detector="yunet", embedder="sface", **_OWN_POINTS),
-    "fusion": PipelineConfig(embedder="dlib_resnet_v1+sface", **_OWN_POINTS),
-}
+def _build_presets() -> dict[str, PipelineConfig]:
+    return {
+        "default": PipelineConfig(),
+        "fast": PipelineConfig(),
+        "accurate": PipelineConfig(embedder="sface_int8", **_OWN_POINTS),
+        "sface": PipelineConfig(embedder="sface", **_OWN_POINTS),
+        "sface_int8": PipelineConfig(embedder="sface_int8", **_OWN_POINTS),
+        "yunet_sface": PipelineConfig(detector="yunet", embedder="sface", **_OWN_POINTS),
+        "fusion": PipelineConfig(embedder="dlib_resnet_v1+sface", **_OWN_POINTS),
+    }
+
+
+class _Presets(Mapping[str, PipelineConfig]):
+    """Built on first use: a config reads its detector's card, and importing this module loads no model."""
+
+    def __init__(self) -> None:
+        self._table: dict[str, PipelineConfig] | None = None
+
+    def _get(self) -> dict[str, PipelineConfig]:
+        if self._table is None:
+            self._table = _build_presets()
+        return self._table
+
+    def __getitem__(self, name: str) -> PipelineConfig:
+        return self._get()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+PRESETS: Mapping[str, PipelineConfig] = _Presets()
 
 
 def preset_config(name: str) -> PipelineConfig:

@@ -190,12 +190,14 @@ def test_flip_average_keeps_batches_and_order():
 
 
 def test_default_config_is_the_measured_pipeline():
-    from faceprint.pipeline import DETECTOR_DEFAULTS, PipelineConfig
+    from faceprint.models import registry
+    from faceprint.pipeline import PipelineConfig
 
     cfg = PipelineConfig()
     assert (cfg.detector, cfg.landmarker, cfg.embedder, cfg.flip_average) == ("mtcnn", "dlib_shape5", "dlib_resnet_v1", True)
     # O-net score floor 0.9 and dlib-style boxes for the dlib shape predictor
-    assert cfg.detector_options == {"thresholds": (0.6, 0.7, 0.9), "box_style": "dlib"} == DETECTOR_DEFAULTS["mtcnn"]
+    assert cfg.detector_options == {"thresholds": (0.6, 0.7, 0.9), "box_style": "dlib"}
+    assert cfg.detector_options == dict(registry.get_card("mtcnn").extra["pipeline_options"])
     assert cfg.signature() == (
         "det=mtcnn@1[box_style=dlib,thresholds=(0.6, 0.7, 0.9)];lm=dlib_shape5@1;emb=dlib_resnet_v1@1[];align=2;flip"
     )

@@ -48,7 +48,6 @@ CARD = ModelCard(
         "misses faces smaller than ~60 px at upsample=0 (upsample=1: ~30 px, ~4x slower). "
         "Score = MMOD confidence (unbounded, > 0). No landmarks."
     ),
-    extra={"defaults": {"upsample": 0, "min_size": None, "score_threshold": 0.0}},
 )
 
 

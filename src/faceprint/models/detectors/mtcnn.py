@@ -19,7 +19,7 @@ Coordinates: facenet-pytorch's boxes are 1-based with inclusive ends (``pad`` cr
 same convention as the dlib detectors), clipped to the image; landmarks are kept as they are.
 
 Score: the O-net's face probability in ``[0, 1]`` (default acceptance threshold 0.7; the default
-pipeline raises it to 0.9, see :data:`faceprint.pipeline.DETECTOR_DEFAULTS`).
+pipeline raises it to 0.9, see its card's ``extra["pipeline_options"]``).
 Landmarks: scheme ``eyes_nose_mouth5`` in image order — eye on the image left, eye on the image
 right, nose tip, mouth corner on the image left, mouth corner on the image right.
 
@@ -81,7 +81,9 @@ CARD = ModelCard(
     ),
     extra={
         "weights": {k: {"path": p, "sha256": h} for k, (p, h) in WEIGHTS.items()},
-        "defaults": {"min_face_size": 20, "thresholds": [0.6, 0.7, 0.7], "factor": 0.709, "box_style": "mtcnn"},
+        # the options a pipeline gives it (measured on LFW View 1 and the example photos: README, "detectors");
+        # the constructor's own defaults are its signature's (the network's published 0.6/0.7/0.7, own boxes)
+        "pipeline_options": {"thresholds": (0.6, 0.7, 0.9), "box_style": "dlib"},
     },
 )
 

@@ -68,8 +68,7 @@ def _card(name: str, package: str, pip_name: str, path: str, sha256: str, quant:
         default_threshold=0.9,
         threshold_provenance="OpenCV's FaceDetectorYN default score_threshold (0.9), NMS 0.3, top_k 5000",
         notes=_NOTES + f" Weights: {quant}.",
-        extra={"defaults": {"score_threshold": 0.9, "nms_threshold": 0.3, "top_k": 5000},
-               "strides": list(STRIDES), "quantisation": quant, "rewrite_version": onnx_rewrite.REWRITE_VERSION,
+        extra={"strides": list(STRIDES), "quantisation": quant, "rewrite_version": onnx_rewrite.REWRITE_VERSION,
                "opencv_reference": "cv2.FaceDetectorYN.create(model, '', (w, h))"},
     )
 
