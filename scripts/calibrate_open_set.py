@@ -56,14 +56,21 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def devtrain_embeddings(lfw: Path) -> tuple[list[Path], np.ndarray, np.ndarray, Any]:
+def pipeline_of(preset: str | None) -> Any:
+    """The default pipeline, or preset ``preset``'s."""
     from faceprint.api import default_pipeline
+    from faceprint.pipeline import Pipeline, preset_config
+
+    return default_pipeline() if preset is None else Pipeline.from_config(preset_config(preset))
+
+
+def devtrain_embeddings(lfw: Path, preset: str | None = None) -> tuple[list[Path], np.ndarray, np.ndarray, Any]:
     from faceprint.eval.embedding_cache import EmbeddingCache
     from faceprint.eval.protocols.pairs import embed_images, read_lfw_pairs
 
     pairs = read_lfw_pairs(lfw / "pairsDevTrain.txt", lfw)
     paths = sorted({p.a for p in pairs.pairs} | {p.b for p in pairs.pairs})
-    pipe = default_pipeline()
+    pipe = pipeline_of(preset)
     t0 = time.perf_counter()
 
     def progress(it: Any, n: int) -> Any:
@@ -206,13 +213,15 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None, help="output file (default: the shipped card file of the pipeline's model)")
     ap.add_argument("--bootstrap", type=int, default=30, help="identity-bootstrap repetitions for the report (0: skip)")
     ap.add_argument("--check", action="store_true", help="only compare the shipped file's pipeline with the current default")
+    ap.add_argument("--preset", default=None,
+                    help="calibrate this named pipeline (faceprint.pipeline.PRESETS) instead of the default; "
+                         "the file is its embedding model's")
     args = ap.parse_args()
 
-    from faceprint.api import default_pipeline
     from faceprint.matching.open_set import OpenSetCalibration
 
     if args.check:
-        pipe = default_pipeline()
+        pipe = pipeline_of(args.preset)
         sig = pipe.config.signature() if pipe.config else pipe.model_tag
         path = args.out or CARDS / f"{pipe.model_tag.split('@')[0]}.open_set.json"
         if not path.is_file():
@@ -229,7 +238,7 @@ def main() -> int:
     if not (args.lfw / "pairsDevTrain.txt").is_file():
         sys.exit(f"needs {args.lfw}/pairsDevTrain.txt and images/ (LFW View 1)")
     t_start = time.perf_counter()
-    paths, names, vecs, pipe = devtrain_embeddings(args.lfw)
+    paths, names, vecs, pipe = devtrain_embeddings(args.lfw, args.preset)
     sig = pipe.config.signature() if pipe.config else pipe.model_tag
     n_people = len(set(names.tolist()))
     source = (f"LFW View 1 pairsDevTrain.txt identities only ({n_people:,} people, {len(paths):,} images: every image "

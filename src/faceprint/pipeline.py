@@ -51,17 +51,20 @@ def detector_defaults(name: str) -> dict[str, Any]:
 @dataclass(frozen=True)
 class PipelineConfig:
     """Registry names (and options) of each stage. The defaults were chosen by measurement on LFW
-    View 1 (README, "LFW"; docs/architecture.md): MTCNN (score ≥ 0.9, dlib-style boxes) → dlib
-    5-point landmarks → dlib's 150 px chip → dlib ResNet, each chip embedded together with its
-    mirror image (``flip_average``).
+    View 1 only (README, "LFW"; ``benchmarks/lfw_view1_candidates.py --new-models``): MTCNN (score
+    ≥ 0.9) and its own five points → the ArcFace 112 px chip → SFace int8 (``sface_int8``), one pass
+    per chip — DevTrain 99.82 % (the best of every candidate), DevTest 99.40 % at DevTrain's threshold.
+    The previous default (dlib 5 points → dlib ResNet, mirrored: 99.23 % / 98.60 %) is preset ``fast``.
 
     ``detector_options``: None (the default) means the measured options of the chosen detector,
     :func:`detector_defaults` — so ``PipelineConfig(detector="dlib_hog")`` gets ``upsample=1``;
     pass a dict (``{}`` for the detector's own defaults) to choose them yourself.
 
+    ``landmarker``: None aligns from the detector's own points (MTCNN's five).
+
     ``flip_average``: embed every chip and its horizontal mirror and average the two raw
-    descriptors (test-time augmentation; two network passes per face). On LFW View 1 it raised
-    accuracy from 98.91 % to 99.23 % (DevTrain) and 98.70 % to 99.00 % (DevTest).
+    descriptors (test-time augmentation; two network passes per face). With the dlib ResNet on LFW
+    View 1 it raised accuracy from 98.91 % to 99.23 % (DevTrain) and 98.70 % to 99.00 % (DevTest).
 
     ``detect_max_side``: detect on a copy shrunk so its longer side is at most this many pixels
     (landmarks and alignment still from full-resolution pixels; :mod:`faceprint.working_resolution`);
@@ -71,11 +74,11 @@ class PipelineConfig:
 
     detector: str = "mtcnn"
     detector_options: dict[str, Any] | None = None
-    landmarker: str | None = "dlib_shape5"
-    embedder: str = "dlib_resnet_v1"
+    landmarker: str | None = None
+    embedder: str = "sface_int8"
     embedder_options: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 32
-    flip_average: bool = True
+    flip_average: bool = False
     detect_max_side: int | None = DEFAULT_DETECT_MAX_SIDE
 
     def __post_init__(self) -> None:
@@ -175,12 +178,17 @@ class Pipeline:
             return list(self.landmarker.landmarks(image, [d.box for d in detections]))
         out = []
         for d in detections:
-            if d.landmarks is None:
+            if d.landmarks is not None:
+                out.append(d.landmarks)
+            elif d.detector == "given":  # a box given without points: faceprint.box_points
+                from faceprint.box_points import points_for_box
+
+                out.append(points_for_box(self.detector, image, d.box, self.embedder.card.template)[0])
+            else:
                 raise ModelUnavailable(
                     f"detector {d.detector or '?'} gives no landmarks and the pipeline has no landmarker; "
                     "configure one (e.g. landmarker='dlib_shape5')"
                 )
-            out.append(d.landmarks)
         return out
 
     def align(self, image: np.ndarray, landmarks: Sequence[Landmarks]) -> list[AlignedFace]:
@@ -285,15 +293,16 @@ def central_box(image_shape: tuple[int, ...], fraction: float = 0.45) -> Box:
 
 
 #: Named pipelines (``--preset`` on the CLI, ``FACEPRINT_PRESET`` / ``preset`` in the service).
-#: ``default`` is :class:`PipelineConfig`'s defaults; ``fast`` is the fastest pipeline measured with
-#: LFW View 2 ≥ 99.0 % (today the same as ``default``: README, "LFW"). The others were measured on
-#: LFW View 1 only (``benchmarks/lfw_view1_candidates.py --new-models``, ``benchmarks/fusion_calibrate.py``;
-#: DevTrain best-threshold accuracy / DevTest accuracy at its own best threshold):
+#: ``default`` is :class:`PipelineConfig`'s defaults (the same as ``accurate``); ``fast`` is the fastest
+#: pipeline measured with LFW View 2 ≥ 99.0 % (the dlib pipeline, the default before issue 12, also named
+#: ``dlib``: README, "LFW"). The others were measured on LFW View 1 only
+#: (``benchmarks/lfw_view1_candidates.py --new-models``, ``benchmarks/fusion_calibrate.py``; DevTrain
+#: best-threshold accuracy / DevTest accuracy at its own best threshold):
 #:
 #: * ``accurate`` — the best View 1 pipeline at any speed: MTCNN's five points → ArcFace chip → SFace int8
 #:   (DevTrain 99.82 %, AUC 0.99919, TAR@FAR=1e-3 0.996; DevTest 99.40 % at DevTrain's threshold, 99.60 % best).
 #:   fp32 SFace scores 99.77 % / 99.30 % / 99.60 % (one DevTrain pair apart: the block-quantised weights
-#:   cost nothing measurable); the default dlib pipeline 99.23 % / 98.60 % / 99.00 %.
+#:   cost nothing measurable); the dlib pipeline 99.23 % / 98.60 % / 99.00 %.
 #: * ``sface`` — the same with fp32 weights; ``sface_int8`` = ``accurate``; ``yunet_sface`` YuNet's own
 #:   five points instead of MTCNN's (YuNet ~4× cheaper than MTCNN on LFW images, but SFace on its points
 #:   scores 99.55 % / 98.80 % / 99.00 %).
@@ -303,11 +312,14 @@ def central_box(image_shape: tuple[int, ...], fraction: float = 0.45) -> Box:
 #: Pipelines that align from the detector's own points have no landmarker and no pipeline-level
 #: mirror averaging (the fusion mirrors its dlib member itself).
 _OWN_POINTS: dict[str, Any] = {"landmarker": None, "flip_average": False}
+#: the default until issue 12: MTCNN (dlib-style boxes) → dlib 5 points → dlib's 150 px chip → dlib ResNet, mirrored
+_DLIB: dict[str, Any] = {"landmarker": "dlib_shape5", "embedder": "dlib_resnet_v1", "flip_average": True}
 def _build_presets() -> dict[str, PipelineConfig]:
     return {
         "default": PipelineConfig(),
-        "fast": PipelineConfig(),
-        "accurate": PipelineConfig(embedder="sface_int8", **_OWN_POINTS),
+        "fast": PipelineConfig(**_DLIB),
+        "accurate": PipelineConfig(),
+        "dlib": PipelineConfig(**_DLIB),
         "sface": PipelineConfig(embedder="sface", **_OWN_POINTS),
         "sface_int8": PipelineConfig(embedder="sface_int8", **_OWN_POINTS),
         "yunet_sface": PipelineConfig(detector="yunet", embedder="sface", **_OWN_POINTS),

@@ -194,14 +194,13 @@ def test_default_config_is_the_measured_pipeline():
     from faceprint.pipeline import PipelineConfig
 
     cfg = PipelineConfig()
-    assert (cfg.detector, cfg.landmarker, cfg.embedder, cfg.flip_average) == ("mtcnn", "dlib_shape5", "dlib_resnet_v1", True)
-    # O-net score floor 0.9 and dlib-style boxes for the dlib shape predictor
+    # issue 12's View 1 pick: MTCNN's own five points -> SFace int8, one pass per chip
+    assert (cfg.detector, cfg.landmarker, cfg.embedder, cfg.flip_average) == ("mtcnn", None, "sface_int8", False)
+    # O-net score floor 0.9 (and dlib-style boxes, which the dlib preset's shape predictor needs)
     assert cfg.detector_options == {"thresholds": (0.6, 0.7, 0.9), "box_style": "dlib"}
     assert cfg.detector_options == dict(registry.get_card("mtcnn").extra["pipeline_options"])
-    assert cfg.signature() == (
-        "det=mtcnn@1[box_style=dlib,thresholds=(0.6, 0.7, 0.9)];lm=dlib_shape5@1;emb=dlib_resnet_v1@1[];align=2;flip"
-    )
-    assert PipelineConfig(flip_average=False).signature() == cfg.signature()[: -len(";flip")]
+    assert cfg.signature() == "det=mtcnn@1[box_style=dlib,thresholds=(0.6, 0.7, 0.9)];lm=-;emb=sface_int8@1[];align=2"
+    assert PipelineConfig(flip_average=True).signature() == cfg.signature() + ";flip"
 
 
 def test_detector_options_follow_the_detector():
@@ -217,12 +216,12 @@ def test_detector_options_follow_the_detector():
 
 def test_from_config_builds_the_default_and_resets_options_with_the_detector():
     p = Pipeline.from_config()
-    assert p.flip_average and p.detector.card.name == "mtcnn"
+    assert not p.flip_average and p.landmarker is None and p.detector.card.name == "mtcnn"
     assert p.detector.box_style == "dlib" and p.detector.thresholds == (0.6, 0.7, 0.9)
     assert p.detector._nets is None  # nothing loaded yet
     hog = Pipeline.from_config(detector="dlib_hog")  # mtcnn's options are not carried over
     assert hog.config.detector_options == {"upsample": 1} and hog.detector.card.name == "dlib_hog"
-    assert not Pipeline.from_config(flip_average=False).flip_average
+    assert Pipeline.from_config(flip_average=True).flip_average
     # keeping the detector keeps its options
     assert Pipeline.from_config(detector="mtcnn").config.detector_options == {"thresholds": (0.6, 0.7, 0.9), "box_style": "dlib"}
 

@@ -77,6 +77,9 @@ def map_ordered(fn: Callable[[T], R], items: Iterable[T], jobs: int) -> Iterator
 
 def add_pipeline_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pipeline")
+    g.add_argument("--preset", default=None,
+                   help="named pipeline to start from (default, fast, accurate, ...: `faceprint models`); "
+                        "the options below change it")
     g.add_argument("--detector", default=None, help="detector model (see `faceprint models`)")
     g.add_argument("--upsample", type=int, default=None, help="detector upsampling (dlib detectors only)")
     g.add_argument("--min-face", type=int, default=None, help="minimum face size in pixels")
@@ -88,14 +91,18 @@ def pipeline_from_args(args: argparse.Namespace):
     """A Pipeline from the pipeline arguments, or the shared default when none is given."""
     from faceprint.api import default_pipeline
     from faceprint.errors import InvalidInput
-    from faceprint.pipeline import Pipeline, PipelineConfig, detector_defaults
+    from faceprint.pipeline import Pipeline, PipelineConfig, detector_defaults, preset_config
 
-    if not any(getattr(args, k, None) is not None for k in ("detector", "upsample", "min_face", "landmarker", "embedder")):
+    preset = getattr(args, "preset", None)
+    if preset is None and not any(
+        getattr(args, k, None) is not None for k in ("detector", "upsample", "min_face", "landmarker", "embedder")
+    ):
         return default_pipeline()
-    cfg = PipelineConfig()
+    cfg = preset_config(preset) if preset is not None else PipelineConfig()
     detector = args.detector or cfg.detector
     changes: dict[str, Any] = {"detector": detector}
-    opts = detector_defaults(detector)  # the pipeline's measured options for this detector
+    # the preset's options for its own detector, else the pipeline's measured options for this one
+    opts = dict(cfg.detector_options or {}) if detector == cfg.detector else detector_defaults(detector)
     if args.upsample is not None:
         if detector == "mtcnn":
             raise InvalidInput("--upsample applies to the dlib detectors; for mtcnn use --min-face")

@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     scores = np.array([float(np.dot(embs[p.a].vector, embs[p.b].vector)) for p in keep])
     labels = np.array([p.same for p in keep])
     cal = ThresholdCalibrator(target_far=None if args.max_accuracy else args.target_far, model=pipeline.model_tag)
-    cal.fit(scores, labels, source=f"{len(keep)} pairs of {args.pairs}")
+    sig = pipeline.config.signature() if pipeline.config is not None else pipeline.model_tag
+    cal.fit(scores, labels, source=f"{len(keep)} pairs of {args.pairs}, pipeline {sig}")
     out = Path(args.out) if args.out else user_calibration_path(pipeline.model_tag.split("@")[0], args.home)
     cal.save(out)
     d = {k: v for k, v in cal.to_dict().items() if k != "impostor_scores"}

@@ -11,7 +11,6 @@ from faceprint.pipeline import PRESETS, PipelineConfig, preset_config
 @pytest.mark.parametrize("name", ["accurate", "sface", "sface_int8", "yunet_sface", "fusion"])
 def test_presets_name_registered_models_and_align_from_the_detector(name):
     cfg = preset_config(name)
-    assert cfg != PipelineConfig()
     emb = registry.get_card(cfg.embedder)
     det = registry.get_card(cfg.detector)
     assert emb.task == "embedder" and det.task == "detector"
@@ -24,5 +23,14 @@ def test_presets_name_registered_models_and_align_from_the_detector(name):
     assert cfg.signature()  # every stage resolvable
 
 
-def test_default_is_untouched():
-    assert PRESETS["default"] == PipelineConfig() and PipelineConfig().embedder == "dlib_resnet_v1"
+def test_default_accurate_and_fast_are_the_measured_picks():
+    # the default and `accurate` are the best View 1 pipeline (SFace int8 on MTCNN's points), `fast` and `dlib`
+    # the dlib pipeline the default was before issue 12
+    assert PRESETS["default"] == PipelineConfig() == PRESETS["accurate"] == PRESETS["sface_int8"]
+    assert PipelineConfig().embedder == "sface_int8"
+    fast = PRESETS["fast"]
+    assert fast == PRESETS["dlib"] and fast != PipelineConfig()
+    assert (fast.landmarker, fast.embedder, fast.flip_average) == ("dlib_shape5", "dlib_resnet_v1", True)
+    assert fast.signature() == (
+        "det=mtcnn@1[box_style=dlib,thresholds=(0.6, 0.7, 0.9)];lm=dlib_shape5@1;emb=dlib_resnet_v1@1[];align=2;flip"
+    )

@@ -6,7 +6,8 @@ the other folds), ROC AUC, EER and TAR at fixed FARs with the number of impostor
 
 **No-face policy** (never a silently dropped pair): when the detector finds no face in an image,
 the image is embedded from a fixed central box (``central_box``, 45 % of the shorter side, the
-landmarker placing the landmarks inside it). Such images are counted and listed in the report.
+landmarker placing the landmarks inside it; pipelines without a landmarker get their points as
+:mod:`faceprint.box_points` says). Such images are counted and listed in the report, and never cached.
 When several faces are found, the one nearest the image centre is used (LFW's convention: the
 person named is at the centre); for user CSVs, the most prominent face unless told otherwise.
 """
@@ -216,7 +217,7 @@ def embed_images(
             raise InvalidInput(f"the pipeline gave no embedding for {p} (does it have an embedder?)")
         item = CachedEmbedding(emb.vector, emb.norm, status, n)
         out[p] = item
-        if cache:
+        if cache and status != "fallback":  # fallbacks are few and their policy may change: never cached
             cache.put(shas[p], sig, select, item)
     return out, errors
 
