@@ -322,3 +322,35 @@ def test_shipped_calibration_of_the_default_model() -> None:
         assert 1e-3 < c["false_links_per_face"] < 1 and c["mean_pairwise_f1"] > 0.7
     assert math.isclose(cal.default_target_fpir, 1e-2)
     assert cal.report["self_check"] and all(abs(r["observed_fpir"] - 0.01) < 0.005 for r in cal.report["self_check"])
+
+
+@pytest.mark.parametrize("name", ["sface_int8", "sface", "dlib_resnet_v1+sface"])
+def test_shipped_open_set_tables_of_every_recogniser(name: str) -> None:
+    """Issue 12: each shipped recogniser (and the fusion) has impostor tables from DevTrain identities only, made
+    with the pipeline that uses it, and its thresholds grow with the gallery as the FPIR model says."""
+    from faceprint.pipeline import PRESETS
+
+    found = open_set_calibration(f"{name}@1")
+    assert found is not None, f"run scripts/calibrate_open_set.py for {name}"
+    cal, where = found
+    assert where.startswith("shipped calibration") and cal.model == f"{name}@1"
+    assert cal.pipeline in {cfg.signature() for cfg in PRESETS.values()}  # made by a named pipeline, as shipped
+    assert "pairsDevTrain" in cal.source and "pairs.txt" not in cal.source.replace("pairsDevTrain.txt", "")
+    assert set(cal.tables) == {1, 2, 3, 4} and cal.tables[1].n_impostor > 5_000_000
+    ts = [cal.threshold(1e-2, n).value for n in (1, 100, 10_000, 1_000_000)]
+    assert ts == sorted(ts) and ts[0] < ts[-1]
+    # the 1:1 operating point of the same model sits between FAR 1e-2 and the strict end of the table
+    assert cal.threshold(1e-2, 1).value == pytest.approx(cal.score_at_far(1e-2), abs=1e-6)
+    for m in ("chinese_whispers", "dbscan"):
+        c = cal.clustering[m]
+        assert 1e-3 < c["false_links_per_face"] < 1 and c["mean_pairwise_f1"] > 0.95  # far above dlib's 0.85-0.90
+    assert cal.report["self_check"] and all(abs(r["observed_fpir"] - 0.01) < 0.005 for r in cal.report["self_check"])
+
+
+def test_the_default_pipeline_has_its_open_set_table() -> None:
+    """The test that fails when the default pipeline changes without re-running scripts/calibrate_open_set.py."""
+    from faceprint.pipeline import PipelineConfig
+
+    cfg = PipelineConfig()
+    found = open_set_calibration(f"{cfg.embedder}@1")
+    assert found is not None and found[0].pipeline == cfg.signature()
