@@ -5,6 +5,7 @@ import pytest
 
 import faceprint
 from faceprint.errors import InvalidImage, NoFaceFound
+from faceprint.pipeline import Pipeline, PipelineConfig, preset_config
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,7 @@ def ex(fr_examples):
 def test_same_person_matches(ex):
     r = faceprint.verify(ex / "obama.jpg", ex / "obama2.jpg")
     assert r.is_match and r.score > r.threshold
-    assert r.model == "dlib_resnet_v1@1"
+    assert r.model == f"{PipelineConfig().embedder}@1" == "sface_int8@1"
     assert "model card default" in r.threshold_source
     assert r.far_estimate is not None and r.far_estimate < 0.01
 
@@ -86,16 +87,17 @@ def test_default_pipeline_score_floor_on_obama(ex):
     assert len(faceprint.detect(ex / "two_people.jpg")) == 2
 
 
-def test_default_pipeline_gives_dlib_style_boxes_to_the_landmarker(ex):
-    """The default's boxes are dlib-style (they match dlib's HOG box of the same face at IoU ≥ 0.5,
+def test_dlib_pipeline_gives_dlib_style_boxes_to_the_landmarker(ex):
+    """The dlib pipeline's (preset fast) boxes are dlib-style (they match dlib's HOG box of the same face at IoU ≥ 0.5,
     dlib's detection criterion; MTCNN's own boxes are taller), and the 5-point predictor runs in
     exactly the box the user sees."""
     from faceprint.models import registry
 
     hog, raw_mtcnn, shape5 = registry.create("dlib_hog", upsample=1), registry.create("mtcnn"), registry.create("dlib_shape5")
+    fast = Pipeline.from_config(preset_config("fast"))
     for name in ("obama.jpg", "two_people.jpg", "biden.jpg"):
         img = faceprint.load_image(ex / name)
-        faces = faceprint.faces(img, embed=False)
+        faces = fast.process(img, embed=False)
         ref = hog.detect(img)
         raw = [d for d in raw_mtcnn.detect(img) if d.score >= 0.9]
         assert len(faces) == len(ref) == len(raw)

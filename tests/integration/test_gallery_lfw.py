@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from faceprint.pipeline import PipelineConfig
+
 pytestmark = pytest.mark.integration
 
 
@@ -84,12 +86,16 @@ def test_closed_and_open_set_identification(enrolled, subset) -> None:
 
     g, _, thr = enrolled
     people = {r.name for r in g.list()}
-    assert len(people) >= 25 and g.model == "dlib_resnet_v1@1"
+    assert len(people) >= 25 and g.model == f"{PipelineConfig().embedder}@1"
     comp = g.composition()
     assert sum(comp.values()) == len(people) and set(comp) <= {1, 2}
     cal, _ = open_set_calibration(g.model)
     assert thr == pytest.approx(cal.threshold(1e-2, comp).value)
-    assert 0.93 < thr < 0.96  # ~30 people: well above the 1:1 verification threshold (0.91)
+    from faceprint.matching.thresholds import shipped_calibration
+
+    one_to_one = shipped_calibration(g.model.split("@")[0])
+    assert one_to_one is not None and thr > one_to_one.threshold_  # ~30 people: stricter than the 1:1 threshold
+    assert thr == pytest.approx(cal.threshold(1e-2, 30).value, abs=0.03)
     results = {name: _identify_central(g, imgs[2]) for name, imgs in subset["multi"].items() if name in people}
     found = {n: r for n, r in results.items() if r is not None}
     assert all(r.threshold == pytest.approx(thr) and r.threshold_source.startswith("open-set: FPIR 0.01") for r in found.values())

