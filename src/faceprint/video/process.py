@@ -73,6 +73,7 @@ class _RateControl:
         self.c_trk: float | None = None
         self.last_detect = -(10**9)
         self.used: Counter[int] = Counter()
+        self.n_det = 0
 
     def should_detect(self, index: int) -> bool:
         return index - self.last_detect >= self.n
@@ -81,6 +82,9 @@ class _RateControl:
         if detected:
             self.last_detect = index
             self.used[self.n] += 1
+            self.n_det += 1
+            if self.n_det == 1:
+                return  # the first detection pays for loading the models: not a rate to plan on
             self.c_det = cost if self.c_det is None else 0.7 * self.c_det + 0.3 * cost
         else:
             self.c_trk = cost if self.c_trk is None else 0.9 * self.c_trk + 0.1 * cost
@@ -168,6 +172,10 @@ class VideoRun:
         self.cut_threshold = cut_threshold
         self._thumb: np.ndarray | None = None
         self.cuts = 0
+        self.frames = self.detected = 0
+        self._last_time = 0.0
+        self._t0: float | None = None
+        self.last_frame: Frame | None = None
 
     # ------------------------------------------------------------------ identification
 
@@ -215,9 +223,7 @@ class VideoRun:
         if self._started:
             raise InvalidInput("a VideoRun is iterated once; start another for a second pass")
         self._started = True
-        t0 = time.perf_counter()
-        frames = detected = 0
-        last_time = 0.0
+        self._t0 = time.perf_counter()
         error: FaceprintError | None = None
         it = iter(self.reader)
         try:
@@ -230,22 +236,19 @@ class VideoRun:
                 except FaceprintError as e:
                     error = e
                     break
-                cut: list[TrackResult] = []
+                self.last_frame = frame
                 if self._is_cut(frame):
                     self.cuts += 1
-                    cut = [self._finish(t) for t in self.tracker.finish()]
                     self.rate.last_detect = -(10**9)
-                for tr in cut:
-                    self.tracks.append(tr)
-                    yield tr
+                    yield from self._end_all()
                 detect = self.rate.should_detect(frame.index)
                 if detect:
                     fr, ended = self._detect_frame(frame)
-                    detected += 1
+                    self.detected += 1
                 else:
                     fr, ended = self._track_frame(frame), []
-                frames += 1
-                last_time = frame.time
+                self.frames += 1
+                self._last_time = frame.time
                 yield fr
                 for tr in ended:
                     self.tracks.append(tr)
@@ -253,26 +256,43 @@ class VideoRun:
                 self.rate.record(frame.index, detect, time.perf_counter() - f_start)
         finally:
             self.reader.close()
+        yield from self._end_all()
+        if error is not None:
+            logger.warning("%s: stopped after %d frames: %s", self.info.source, self.frames, error)
+        self._make_result(error)
+
+    def _end_all(self) -> Iterator[TrackResult]:
         for t in self.tracker.finish():
             tr = self._finish(t)
             self.tracks.append(tr)
             yield tr
-        if error is not None:
-            logger.warning("%s: stopped after %d frames: %s", self.info.source, frames, error)
+
+    def _make_result(self, error: FaceprintError | None) -> VideoResult:
         self.result = VideoResult(
             info=self.info,
             tracks=tuple(sorted(self.tracks, key=lambda t: t.track_id)),
-            frames=frames,
-            detected_frames=detected,
-            elapsed=time.perf_counter() - t0,
+            frames=self.frames,
+            detected_frames=self.detected,
+            elapsed=time.perf_counter() - (self._t0 if self._t0 is not None else time.perf_counter()),
             model=self.model,
             detect_every=self.rate.describe(),
             truncated=self.reader.truncated,
             error=None if error is None else str(error),
             error_code=None if error is None else error.code,
-            last_time=last_time,
+            last_time=self._last_time,
             cuts=self.cuts,
         )
+        return self.result
+
+    def stop(self) -> VideoResult:
+        """End a run whose iteration was left early (a ``break``, Ctrl-C): the source is closed,
+        the open tracks are finished and identified, and the :class:`VideoResult` so far returned."""
+        if self.result is not None:
+            return self.result
+        self.reader.close()
+        for _ in self._end_all():
+            pass
+        return self._make_result(None)
 
     def run(self) -> VideoResult:
         """Iterate to the end and return the :class:`VideoResult`."""
