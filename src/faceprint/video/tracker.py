@@ -17,7 +17,8 @@ Association on a detection frame (every track predicted to the frame's time firs
    model-agnostic: it comes from the embedder's calibration, :mod:`faceprint.matching.thresholds`;
    ``(1 − cos) / 2`` when the model has none).
 2. Gates: a pair is allowed when the boxes overlap (IoU ≥ ``iou_gate``) and the faces do not look
-   like two different people (``A`` < ``reject_far``), or — re-acquisition after a miss or a fast
+   like two different people (``A`` < ``reject_far``; a model without calibration: cosine ≥
+   ``reject_cos``), or — re-acquisition after a miss or a fast
    move — when the faces match at the model's verification threshold and the centres are within
    ``reacquire_dist`` box heights.
 3. Hungarian assignment (``scipy.optimize.linear_sum_assignment``) on the allowed pairs; an
@@ -51,6 +52,7 @@ class TrackerConfig:
 
     iou_gate: float = 0.1
     reject_far: float = 0.05
+    reject_cos: float = 0.5  # the appearance gate of a model without calibration (cosine below it: another face)
     reacquire_dist: float = 2.0
     w_motion: float = 0.5
     min_hits: int = 2
@@ -136,14 +138,13 @@ class FaceTracker:
 
     # ------------------------------------------------------------ appearance
 
-    def _appearance(self, cos: float) -> tuple[float, bool]:
-        """(distance in [0, 1], same-person at the verification threshold) for a cosine."""
+    def _appearance(self, cos: float) -> tuple[float, bool, bool]:
+        """(distance in [0, 1], another person, same person at the verification threshold) for a cosine."""
         thr = self._threshold
-        if thr is None:
-            return (1.0 - cos) / 2.0, False
-        far = thr.far_at(cos)
-        dist = (1.0 - cos) / 2.0 if far is None else float(far)
-        return dist, cos >= thr.value
+        far = thr.far_at(cos) if thr is not None else None
+        if far is None:
+            return (1.0 - cos) / 2.0, cos < self.config.reject_cos, thr is not None and cos >= thr.value
+        return float(far), far >= self.config.reject_far, thr is not None and cos >= thr.value
 
     # ------------------------------------------------------------ per frame
 
@@ -171,11 +172,11 @@ class FaceTracker:
                 for j, f in enumerate(faces):
                     emb = f.embedding
                     if t.feature is not None and emb is not None:
-                        dist, same = self._appearance(float(np.dot(t.feature, emb.vector)))
+                        dist, other, same = self._appearance(float(np.dot(t.feature, emb.vector)))
                     else:
-                        dist, same = 0.5, False
+                        dist, other, same = 0.5, False, False
                     near = np.linalg.norm(np.array(f.box.center) - tc) <= cfg.reacquire_dist * max(th, f.box.height)
-                    if (iou[i, j] >= cfg.iou_gate and dist < cfg.reject_far) or (same and near):
+                    if (iou[i, j] >= cfg.iou_gate and not other) or (same and near):
                         cost[i, j] = cfg.w_motion * (1.0 - iou[i, j]) + (1.0 - cfg.w_motion) * dist
             pairs = _assign(cost)
         out = []
