@@ -64,6 +64,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def register_eval(eval_sub: Any) -> None:
+    """``faceprint eval video MANIFEST`` (registered by :mod:`faceprint.cli.eval_cmd`)."""
+    p = eval_sub.add_parser(
+        "video",
+        help="track-level identification on annotated videos (file, time span, identity)",
+        description="Run every video of MANIFEST (CSV: file,start,end,identity[,region]; see "
+        "faceprint.video.evaluate) against the gallery and report frame-level and track-level accuracy side by "
+        "side, the unknown rate, identity switches and fragmentations.",
+    )
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--detect-every", type=_rate, default="auto", metavar="N|auto")
+    p.add_argument("--speed", type=float, default=None)
+    p.add_argument("--threshold", type=float, default=None)
+    p.add_argument("--fpir", type=float, default=None)
+    p.add_argument("--preset", default=None, help="named pipeline (faceprint.pipeline.PRESETS)")
+    p.add_argument("--home", default=None, help="data directory holding the gallery")
+    add_pipeline_args(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from faceprint.matching.gallery import Gallery
+    from faceprint.video.evaluate import evaluate_manifest
+
+    pipe = _pipeline(args)
+    with Gallery(home=args.home, pipeline=pipe, target_fpir=args.fpir) as g:
+        if g.model is None:
+            from faceprint.errors import InvalidInput
+
+            raise InvalidInput("the gallery is empty: enrol the people of the manifest first")
+        ev = evaluate_manifest(args.manifest, pipeline=pipe, gallery=g, detect_every=args.detect_every,
+                               speed=args.speed, threshold=args.threshold, keep_crops=False)  # fmt: skip
+    d = ev.to_dict()
+    if args.json:
+        print_json(d)
+        return 0
+    fl, tl = d["frame_level"], d["track_level"]
+    print(f"{ev.annotated_detections} annotated detections in {ev.tracks} tracks")
+    print(f"{'':28}{'frame-level':>12}{'track-level':>12}")
+    for key in ("accuracy", "unknown_rate", "false_identification_rate"):
+        print(f"{key:28}{fl[key]:>12.4f}{tl[key]:>12.4f}")
+    print(f"track accuracy {tl['track_accuracy']:.4f}, identity switches {tl['identity_switches']}, "
+          f"fragmentations {tl['fragmentations']}")  # fmt: skip
+    return 0
+
+
 def _pipeline(args: argparse.Namespace) -> Any:
     if args.preset:
         from faceprint.pipeline import Pipeline, preset_config
