@@ -187,3 +187,18 @@ def test_cli_bad_inputs(capsys, tmp_path: Path) -> None:
     assert main(["video", str(tmp_path / "missing.mp4")]) == 2
     assert main(["enroll", "x", "--track", "nofile.json:1"]) == 2
     assert main(["enroll", "x", "--track", "bad-ref"]) == 2
+
+
+def test_cli_eval_video_on_the_clip(capsys, clip: Path, fr_examples: Path, tmp_path: Path) -> None:
+    manifest = Path(__file__).resolve().parents[2] / "benchmarks" / "video_hamilton_manifest.csv"
+    ex = fr_examples / "examples"
+    home = tmp_path / "home"
+    for name, photo in (("lin", "lin-manuel-miranda.png"), ("alex", "alex-lacamoire.png")):
+        assert main(["enroll", name, str(ex / photo), "--home", str(home), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "video", str(manifest), "--home", str(home), "--detect-every", "3", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["annotated_detections"] > 50
+    tl, fl = rep["track_level"], rep["frame_level"]
+    assert tl["identity_switches"] == 0 and tl["false_identification_rate"] == 0.0
+    assert 0.5 < tl["accuracy"] <= 1.0 and 0.5 < fl["accuracy"] <= 1.0

@@ -65,12 +65,14 @@ def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
         raise InvalidInput("no such file", source=str(p)) from None
     except (OSError, UnicodeDecodeError) as e:
         raise InvalidInput(f"cannot read the manifest ({e})", source=str(p)) from None
-    reader = csv.DictReader(line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    kept = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip() and not line.lstrip().startswith("#")]
+    reader = csv.DictReader(line for _, line in kept)
     need = {"file", "start", "end", "identity"}
     if reader.fieldnames is None or not need <= {f.strip() for f in reader.fieldnames}:
         raise InvalidInput(f"a manifest needs the columns {', '.join(sorted(need))} (and optional region)", source=str(p))
     rows = []
-    for n, r in enumerate(reader, start=2):
+    for k, r in enumerate(reader, start=1):
+        n = kept[k][0] if k < len(kept) else k + 1  # the file's own line number (comments skipped)
         r = {k.strip(): (v or "").strip() for k, v in r.items() if k}
         try:
             start, end = float(r["start"]), float(r["end"])

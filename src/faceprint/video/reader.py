@@ -170,7 +170,9 @@ class VideoReader:
         n = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         h = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
-        live = self._kind in ("camera", "stream")
+        # a URL whose container announces a frame count is a file served over the network: read to
+        # its end, not re-opened (which would start it again); without one it is a live stream
+        live = self._kind == "camera" or (self._kind in ("stream", "url") and n <= 0)
         if not np.isfinite(fps) or fps <= 0 or fps > 1000:
             fps = 30.0 if live else 0.0
         self.info = VideoInfo(self.name, fps, n if n > 0 and not live else None, w, h, live)
@@ -270,6 +272,8 @@ class VideoReader:
         if self.live:
             raise StreamError(f"the stream dropped after {n} frames and could not be re-opened", source=self.name)
         expected = self.info.frame_count
+        if expected is not None and n < expected - 1 and self._kind != "file":
+            raise StreamError(f"the connection dropped after {n} of {expected} frames", source=self.name)
         if expected is not None and n < expected - 1:  # headers are often one frame optimistic
             self.truncated = True
             logger.warning("%s: ended after %d of the %d frames its header announces (truncated or corrupt)",

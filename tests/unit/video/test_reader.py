@@ -82,3 +82,35 @@ def test_unreachable_stream_is_a_clear_error() -> None:
 def test_source_names_hide_credentials() -> None:
     assert describe_source("rtsp://user:secret@cam.local/s") == "rtsp://***@cam.local/s"
     assert describe_source(0) == "camera 0" and describe_source("2") == "camera 2"
+
+
+def _serve(folder: Path):
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}"
+
+
+def test_http_file_and_dropped_connection(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "full.avi", 40)
+    (tmp_path / "half.avi").write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    srv, base = _serve(tmp_path)
+    try:
+        with VideoReader(f"{base}/full.avi") as r:
+            assert not r.live  # a file over HTTP (its header counts frames): read to the end, not re-opened
+            assert len(list(r)) == 40
+        r = VideoReader(f"{base}/half.avi")
+        got = []
+        with pytest.raises(StreamError, match="dropped after"):
+            for f in r:
+                got.append(f.index)
+        assert 5 < len(got) < 40 and got == list(range(len(got)))  # everything before the drop was delivered
+    finally:
+        srv.shutdown()
