@@ -42,6 +42,9 @@ def create_app(
         try:
             yield
         finally:
+            jobs = getattr(app.state, "video_jobs", None)
+            if jobs is not None:
+                jobs.close()  # video uploads and outputs are removed with the process
             await asyncio.to_thread(ctx.stop)
 
     app = FastAPI(
