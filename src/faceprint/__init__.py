@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         load_image,
         set_default_pipeline,
         verify,
+        video,
     )
     from faceprint.errors import (
         FaceprintError,
@@ -75,6 +76,7 @@ _EXPORTS = {
     "analyze": _API,
     "default_pipeline": _API,
     "set_default_pipeline": _API,
+    "video": _API,
     # composition
     "Gallery": "faceprint.matching.gallery",
     "Pipeline": "faceprint.pipeline",
@@ -150,6 +152,7 @@ __all__ = [
     "load_image",
     "set_default_pipeline",
     "verify",
+    "video",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

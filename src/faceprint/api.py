@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from faceprint.analysis import FaceAnalysis
     from faceprint.matching.gallery import Gallery
     from faceprint.matching.results import EnrollResult, IdentifiedFace
+    from faceprint.video.process import DetectRate, VideoRun
 
 __all__ = [
     "analyze",
@@ -42,6 +43,7 @@ __all__ = [
     "load_image",
     "set_default_pipeline",
     "verify",
+    "video",
 ]
 
 
@@ -240,3 +242,31 @@ def analyze(
     p = pipeline or default_pipeline()
     g = gallery(home=home, pipeline=pipeline) if identify else None
     return analyze_faces(_as_image(image), pipeline=p, analyzer=_analyzer(model), gallery=g, k=k, threshold=threshold)
+
+
+# ---------------------------------------------------------------- video
+
+
+def video(
+    source: Any,
+    *,
+    identify: bool = True,
+    detect_every: DetectRate = "auto",
+    k: int = 5,
+    threshold: float | None = None,
+    home: str | os.PathLike[str] | None = None,
+    pipeline: Pipeline | None = None,
+    **options: Any,
+) -> VideoRun:
+    """Faces tracked through ``source`` (a video file, a camera index or a stream URL) and
+    identified per track against the gallery in ``home`` (``identify=False``: no gallery).
+    Iterating the returned :class:`~faceprint.video.process.VideoRun` yields a
+    :class:`~faceprint.video.results.FrameResult` per frame and a
+    :class:`~faceprint.video.results.TrackResult` as each track ends; ``run.result`` (or
+    ``run.run()``) is the :class:`~faceprint.video.results.VideoResult`. ``options`` go to
+    :class:`~faceprint.video.process.VideoRun` (``speed``, ``max_gap``, ``frame_level``, ``tracker`` ...)."""
+    from faceprint.video.process import VideoRun
+
+    p = pipeline or default_pipeline()
+    g = gallery(home=home, pipeline=pipeline) if identify else None
+    return VideoRun(source, pipeline=p, gallery=g, detect_every=detect_every, k=k, threshold=threshold, **options)

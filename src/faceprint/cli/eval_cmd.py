@@ -28,6 +28,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=lambda args: _missing_target(parser))
     _register_verification(eval_sub)
     _register_fer(eval_sub)
+    __import__("faceprint.cli.video_cmd", fromlist=["register_eval"]).register_eval(eval_sub)  # eval video
 
 
 def _register_verification(eval_sub: Any) -> None:

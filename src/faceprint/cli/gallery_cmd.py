@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="?", help="the person's name (not with --folders)")
     p.add_argument("images", nargs="*", help="image files or folders (searched recursively for images)")
     p.add_argument("--folders", metavar="DIR", help="bulk: DIR/<name>/<images>, one sub-folder per person")
+    p.add_argument("--track", metavar="RESULT.json:ID", action="append", default=None,
+                   help="enrol a track of `faceprint video` (its best embeddings, stored in the timeline); repeatable")
     add_jobs_arg(p)
     p.add_argument("--select", type=_selection, default=None,
                    help="face to take from photos with several: largest, center, score or an index (default: refuse them)")
@@ -137,6 +139,10 @@ def _folder_items(root: Path) -> list[tuple[str, Path]]:
 def run_enroll(args: argparse.Namespace) -> int:
     from faceprint.errors import InvalidInput
 
+    if getattr(args, "track", None):
+        from faceprint.video.enrol import enroll_tracks
+
+        return enroll_tracks(args, _gallery)
     if args.folders:
         if args.name or args.images:
             raise InvalidInput("give either NAME IMG... or --folders DIR, not both")

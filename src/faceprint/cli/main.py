@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "faceprint.cli.gallery_cmd",
     "faceprint.cli.cluster_cmd",
     "faceprint.cli.analyze_cmd",
+    "faceprint.cli.video_cmd",
     "faceprint.cli.train_cmd",
     "faceprint.cli.serve_cmd",
     "faceprint.cli.keys_cmd",

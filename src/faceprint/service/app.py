@@ -31,6 +31,7 @@ def create_app(
     from faceprint.service.origin import OriginPolicy
     from faceprint.service.routes import faces, health, keys, page
     from faceprint.service.routes import gallery as gallery_routes
+    from faceprint.service.routes import video as video_routes
 
     settings = settings or ServiceSettings()
     ctx = ServiceContext(settings, pipeline=pipeline, gallery=gallery, analyzer=analyzer)
@@ -41,6 +42,9 @@ def create_app(
         try:
             yield
         finally:
+            jobs = getattr(app.state, "video_jobs", None)
+            if jobs is not None:
+                jobs.close()  # video uploads and outputs are removed with the process
             await asyncio.to_thread(ctx.stop)
 
     app = FastAPI(
@@ -54,7 +58,7 @@ def create_app(
     )
     app.state.ctx = ctx
     errors.install(app)
-    for r in (health.router, faces.router, gallery_routes.router, keys.router, page.router):
+    for r in (health.router, faces.router, gallery_routes.router, keys.router, video_routes.router, page.router):
         app.include_router(r)
     if settings.cors_origins:
         app.add_middleware(
