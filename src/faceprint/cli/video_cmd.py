@@ -56,7 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-k", type=int, default=3, help="candidates per track (default 3)")
     p.add_argument("--threshold", type=float, default=None, help="cosine threshold (default: the gallery's open-set one)")
     p.add_argument("--fpir", type=float, default=None, help="accepted false-positive identification rate (default 0.01)")
-    p.add_argument("--preset", default=None, help="named pipeline (faceprint.pipeline.PRESETS)")
     p.add_argument("--home", default=None, help="data directory holding the gallery")
     add_pipeline_args(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
@@ -78,7 +77,6 @@ def register_eval(eval_sub: Any) -> None:
     p.add_argument("--speed", type=float, default=None)
     p.add_argument("--threshold", type=float, default=None)
     p.add_argument("--fpir", type=float, default=None)
-    p.add_argument("--preset", default=None, help="named pipeline (faceprint.pipeline.PRESETS)")
     p.add_argument("--home", default=None, help="data directory holding the gallery")
     add_pipeline_args(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -112,11 +110,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _pipeline(args: argparse.Namespace) -> Any:
-    if args.preset:
-        from faceprint.pipeline import Pipeline, preset_config
-
-        return Pipeline.from_config(preset_config(args.preset))
-    return pipeline_from_args(args)
+    return pipeline_from_args(args)  # --preset and the stage options (cli._common.add_pipeline_args)
 
 
 def _out_dir(args: argparse.Namespace, live: bool) -> Path:
