@@ -5,7 +5,10 @@ hundreds of MB of float32), while faces in real photos are rarely small. :func:`
 runs the detector on a copy of the image shrunk (area averaging) so its longer side is at most
 ``max_side``, and maps the detections back to full-resolution coordinates; landmarks (when a
 landmarker is configured) and alignment then use the full-resolution pixels, so the chips are as
-sharp as before. Images whose longer side is already ≤ ``max_side`` are detected as they are.
+sharp as before. A detector whose own points align the face (the default MTCNN) implements
+:class:`LargeImageDetector`: it searches the shrunk copy and takes its boxes and points from the
+full-resolution pixels (MTCNN's O-net on full-resolution crops). Images whose longer side is
+already ≤ ``max_side`` are detected as they are.
 
 The smallest face found at a working resolution is the detector's own smallest face (MTCNN: 20 px)
 times the shrink factor; :data:`DEFAULT_DETECT_MAX_SIDE` was chosen by measurement
@@ -15,6 +18,7 @@ times the shrink factor; :data:`DEFAULT_DETECT_MAX_SIDE` was chosen by measureme
 from __future__ import annotations
 
 import logging
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -24,7 +28,13 @@ from faceprint.types import Box, Detection, Landmarks
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_DETECT_MAX_SIDE", "check_max_side", "detect_at_working_resolution", "scale_detection"]
+__all__ = [
+    "DEFAULT_DETECT_MAX_SIDE",
+    "LargeImageDetector",
+    "check_max_side",
+    "detect_at_working_resolution",
+    "scale_detection",
+]
 
 #: The pipeline's default working resolution for detection: the longer side, in pixels.
 #: Measured (benchmarks/big_photos.py, LFW images pasted on a 4000×3000 canvas; smallest face box, in
@@ -32,6 +42,15 @@ __all__ = ["DEFAULT_DETECT_MAX_SIDE", "check_max_side", "detect_at_working_resol
 #: 800 → 77 px, 1024 → 48 px, 1280 → 42 px, **1600 → 30 px**, 2400 → 24 px, full resolution → 16 px;
 #: detection on that canvas took 0.37 s at 1600 against 9.6 s at full resolution (the same run).
 DEFAULT_DETECT_MAX_SIDE = 1600
+
+
+@runtime_checkable
+class LargeImageDetector(Protocol):
+    """A detector that can search a shrunk copy of an image and still take its boxes and points from
+    the full-resolution pixels (MTCNN: P- and R-nets on the copy, O-net on full-resolution crops).
+    Detectors without it are run on the copy and their detections scaled back."""
+
+    def detect_large(self, image: np.ndarray, small: np.ndarray) -> list[Detection]: ...
 
 
 def check_max_side(value: int | None) -> int | None:
@@ -65,6 +84,11 @@ def detect_at_working_resolution(detector: Detector, image: np.ndarray, max_side
     r = max_side / max(h, w)
     nw, nh = max(1, round(w * r)), max(1, round(h * r))
     small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-    dets = detector.detect(np.ascontiguousarray(small))
+    small = np.ascontiguousarray(small)
+    if isinstance(detector, LargeImageDetector):
+        found = detector.detect_large(image, small)
+        logger.debug("detected %d face(s) at %dx%d (refined at %dx%d)", len(found), nw, nh, w, h)
+        return list(found)
+    dets = detector.detect(small)
     logger.debug("detected %d face(s) at %dx%d for a %dx%d image", len(dets), nw, nh, w, h)
     return [scale_detection(d, w / nw, h / nh, w, h) for d in dets]

@@ -413,6 +413,66 @@ def _stage1(nets: _Nets, ii: np.ndarray, scales: list[float], thr: float) -> np.
     return _rerec(out)
 
 
+def _stages12(
+    nets: _Nets,
+    iis: list[np.ndarray],
+    min_face_size: float,
+    thresholds: tuple[float, float, float],
+    factor: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """P-net over each image's pyramid, then the R-net on all crops together: the O-net's input
+    boxes (K, 5), squared, and the index of the image each belongs to."""
+    none = (np.zeros((0, 5), np.float32), np.zeros(0, np.int64))
+    cands, owners = [], []
+    for i, ii in enumerate(iis):
+        scales = _scales(ii.shape[1] - 1, ii.shape[2] - 1, min_face_size, factor)
+        if scales:
+            b = _stage1(nets, ii, scales, thresholds[0])
+            cands.append(b)
+            owners.append(np.full(len(b), i, dtype=np.int64))
+    if not cands or sum(len(c) for c in cands) == 0:
+        return none
+    boxes, idx = np.concatenate(cands), np.concatenate(owners)
+
+    # Stage 2: R-net on 24x24 crops.
+    data, boxes, idx = _crops(iis, boxes, idx, 24)
+    if len(boxes) == 0:
+        return none
+    reg, prob = nets.rnet(data)
+    ok = prob > thresholds[1]
+    boxes = np.column_stack([boxes[ok, :4], prob[ok]]).astype(np.float32)
+    idx, reg = idx[ok], reg[ok]
+    keep = _batched_nms(boxes[:, :4], boxes[:, 4], idx, 0.7)
+    boxes, idx, reg = boxes[keep], idx[keep], reg[keep]
+    return _rerec(_bbreg(boxes, reg)), idx
+
+
+def _stage3(
+    nets: _Nets, iis: list[np.ndarray], boxes: np.ndarray, idx: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """O-net on 48x48 crops of ``boxes`` (in image ``idx[k]``): the accepted boxes (regressed, with
+    their probability), their points (K, 5, 2) and image indices; no NMS."""
+    data, boxes, idx = _crops(iis, boxes, idx, 48)
+    if len(boxes) == 0:
+        return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.int64)
+    reg, pts, prob = nets.onet(data)
+    ok = prob > threshold
+    boxes = np.column_stack([boxes[ok, :4], prob[ok]]).astype(np.float32)
+    idx, reg, pts = idx[ok], reg[ok], pts[ok]
+    bw = boxes[:, 2] - boxes[:, 0] + 1
+    bh = boxes[:, 3] - boxes[:, 1] + 1
+    px = bw[:, None] * pts[:, :5] + boxes[:, 0:1] - 1
+    py = bh[:, None] * pts[:, 5:10] + boxes[:, 1:2] - 1
+    points = np.stack([px, py], axis=2).astype(np.float32)  # (K, 5, 2) as (x, y)
+    return _bbreg(boxes, reg), points, idx
+
+
+def _split(boxes: np.ndarray, points: np.ndarray, idx: np.ndarray, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    keep = _batched_nms(boxes[:, :4], boxes[:, 4], idx, 0.7, "min")
+    boxes, idx, points = boxes[keep], idx[keep], points[keep]
+    return [(boxes[idx == i], points[idx == i]) for i in range(n)]
+
+
 def _cascade(
     nets: _Nets,
     images: Sequence[np.ndarray],
@@ -427,50 +487,53 @@ def _cascade(
     CPU); the R- and O-nets run once on the crops of all images together.
     """
     n = len(images)
-    empty = (np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32))
     iis = [_integral(im[None]) for im in images]
-    cands, owners = [], []
-    for i, ii in enumerate(iis):
-        scales = _scales(ii.shape[1] - 1, ii.shape[2] - 1, min_face_size, factor)
-        if scales:
-            b = _stage1(nets, ii, scales, thresholds[0])
-            cands.append(b)
-            owners.append(np.full(len(b), i, dtype=np.int64))
-    if not cands or sum(len(c) for c in cands) == 0:
-        return [empty] * n
-    boxes, idx = np.concatenate(cands), np.concatenate(owners)
+    boxes, idx = _stages12(nets, iis, min_face_size, thresholds, factor)
+    if len(boxes) == 0:
+        return [(np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32))] * n
+    return _split(*_stage3(nets, iis, boxes, idx, thresholds[2]), n)
 
-    # Stage 2: R-net on 24x24 crops.
-    data, boxes, idx = _crops(iis, boxes, idx, 24)
-    if len(boxes) == 0:
-        return [empty] * n
-    reg, prob = nets.rnet(data)
-    ok = prob > thresholds[1]
-    boxes = np.column_stack([boxes[ok, :4], prob[ok]]).astype(np.float32)
-    idx, reg = idx[ok], reg[ok]
-    keep = _batched_nms(boxes[:, :4], boxes[:, 4], idx, 0.7)
-    boxes, idx, reg = boxes[keep], idx[keep], reg[keep]
-    boxes = _rerec(_bbreg(boxes, reg))
-    if len(boxes) == 0:
-        return [empty] * n
 
-    # Stage 3: O-net on 48x48 crops.
-    data, boxes, idx = _crops(iis, boxes, idx, 48)
+def _cascade_large(
+    nets: _Nets,
+    image: np.ndarray,
+    small: np.ndarray,
+    min_face_size: float,
+    thresholds: tuple[float, float, float],
+    factor: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """MTCNN with its P- and R-nets on ``small`` (``image`` shrunk) and its O-net on crops of the
+    full-resolution ``image``: boxes and points in ``image``'s coordinates, as :func:`_cascade`'s.
+
+    The O-net gives the points: fed crops from the full-resolution pixels (each crop's own integral
+    image, so a 12-MP photo never gets one), its points are those it would give for the face in
+    the full image, not a resampling of the shrunk one's."""
+    boxes, _ = _stages12(nets, [_integral(small[None])], min_face_size, thresholds, factor)
     if len(boxes) == 0:
-        return [empty] * n
-    reg, pts, prob = nets.onet(data)
-    ok = prob > thresholds[2]
-    boxes = np.column_stack([boxes[ok, :4], prob[ok]]).astype(np.float32)
-    idx, reg, pts = idx[ok], reg[ok], pts[ok]
-    bw = boxes[:, 2] - boxes[:, 0] + 1
-    bh = boxes[:, 3] - boxes[:, 1] + 1
-    px = bw[:, None] * pts[:, :5] + boxes[:, 0:1] - 1
-    py = bh[:, None] * pts[:, 5:10] + boxes[:, 1:2] - 1
-    points = np.stack([px, py], axis=2).astype(np.float32)  # (K, 5, 2) as (x, y)
-    boxes = _bbreg(boxes, reg)
-    keep = _batched_nms(boxes[:, :4], boxes[:, 4], idx, 0.7, "min")
-    boxes, idx, points = boxes[keep], idx[keep], points[keep]
-    return [(boxes[idx == i], points[idx == i]) for i in range(n)]
+        return np.zeros((0, 5), np.float32), np.zeros((0, 5, 2), np.float32)
+    h, w = image.shape[:2]
+    sx, sy = w / small.shape[1], h / small.shape[0]
+    full = boxes.copy()
+    full[:, [0, 2]] = (boxes[:, [0, 2]] - 1) * sx + 1  # 1-based coordinates
+    full[:, [1, 3]] = (boxes[:, [1, 3]] - 1) * sy + 1
+    full = _rerec(full)
+    iis, shifted, offsets = [], full.copy(), []
+    for k, b in enumerate(full):  # one crop per box (clipped to the image), the box moved into it
+        x0, y0 = max(int(np.trunc(b[0])) - 1, 0), max(int(np.trunc(b[1])) - 1, 0)
+        x1, y1 = min(max(int(np.trunc(b[2])), x0 + 1), w), min(max(int(np.trunc(b[3])), y0 + 1), h)
+        iis.append(_integral(np.ascontiguousarray(image[y0:y1, x0:x1])[None]))
+        shifted[k, [0, 2]] -= x0
+        shifted[k, [1, 3]] -= y0
+        offsets.append((x0, y0))
+    out, points, idx = _stage3(nets, iis, shifted, np.arange(len(full), dtype=np.int64), thresholds[2])
+    if len(out) == 0:
+        return out, points
+    off = np.asarray(offsets, np.float32)[idx]
+    out[:, [0, 2]] += off[:, 0:1]
+    out[:, [1, 3]] += off[:, 1:2]
+    points = points + off[:, None, :]
+    ((b, p),) = _split(out, points, np.zeros(len(out), np.int64), 1)
+    return b, p
 
 
 # ---------------------------------------------------------------------------------------------
@@ -560,6 +623,14 @@ class MtcnnDetector:
         image = check_image(image)
         nets = self._get_nets()
         ((boxes, points),) = _cascade(nets, [image], self.min_face_size, self.thresholds, self.factor)
+        return self._to_detections(boxes, points, image.shape[1], image.shape[0])
+
+    def detect_large(self, image: np.ndarray, small: np.ndarray) -> list[Detection]:
+        """Faces in ``image`` found in ``small`` (``image`` shrunk, same aspect): P- and R-nets on
+        ``small``, the O-net on full-resolution crops, so boxes and points come from ``image``'s own
+        pixels (:mod:`faceprint.working_resolution`)."""
+        image, small = check_image(image), check_image(small)
+        boxes, points = _cascade_large(self._get_nets(), image, small, self.min_face_size, self.thresholds, self.factor)
         return self._to_detections(boxes, points, image.shape[1], image.shape[0])
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
