@@ -74,5 +74,6 @@ def create_app(
         metrics=ctx.metrics,
         policy=policy,
         body_timeout_s=settings.body_timeout_s,
+        large_bodies={"/v1/video": (settings.max_video_bytes, settings.video_body_timeout_s)},
     )
     return app

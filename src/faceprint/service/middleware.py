@@ -25,7 +25,8 @@ SECURITY_HEADERS = [
 ]
 #: the web page loads only its own script, style and blob:/data: images it makes from uploads
 PAGE_CSP = (
-    b"default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    b"default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; script-src 'self'; "
+    b"connect-src 'self'; "
     b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 #: API responses are data, never documents
@@ -49,9 +50,12 @@ class ServiceMiddleware:
         metrics: Metrics,
         policy: OriginPolicy | None = None,
         body_timeout_s: float | None = None,
+        large_bodies: dict[str, tuple[int, float | None]] | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body
+        #: paths (POST) whose bodies get their own size and time limits: path -> (max bytes, timeout s)
+        self.large_bodies = dict(large_bodies or {})
         self.metrics = metrics
         self.policy = policy
         self.body_timeout_s = body_timeout_s
@@ -104,12 +108,13 @@ class ServiceMiddleware:
                     msg = "cross-origin requests that change data are refused (set FACEPRINT_CORS_ORIGINS to allow an origin)"
                     await self._reject(send_wrapper, 403, "cross_origin", msg)
                     return
-            if declared is not None and declared > self.max_body:
-                await self._reject(send_wrapper, 413, "payload_too_large", str(PayloadTooLarge(self.max_body)))
+            max_body, body_timeout_s = self.large_bodies.get(scope.get("path", ""), (self.max_body, self.body_timeout_s))
+            if declared is not None and declared > max_body:
+                await self._reject(send_wrapper, 413, "payload_too_large", str(PayloadTooLarge(max_body)))
                 return
             received = [0]
             body_done = [False]
-            deadline = None if self.body_timeout_s is None else time.monotonic() + self.body_timeout_s
+            deadline = None if body_timeout_s is None else time.monotonic() + body_timeout_s
 
             async def receive_wrapper() -> dict[str, Any]:
                 if deadline is None or body_done[0]:
@@ -118,13 +123,13 @@ class ServiceMiddleware:
                     try:
                         message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
                     except TimeoutError:
-                        raise BodyTimeout(self.body_timeout_s or 0.0) from None
+                        raise BodyTimeout(body_timeout_s or 0.0) from None
                 if message["type"] == "http.request":
                     received[0] += len(message.get("body", b""))
                     if not message.get("more_body", False):
                         body_done[0] = True
-                    if received[0] > self.max_body:
-                        raise PayloadTooLarge(self.max_body)
+                    if received[0] > max_body:
+                        raise PayloadTooLarge(max_body)
                 return message
 
             try:

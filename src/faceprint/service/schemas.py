@@ -3,7 +3,7 @@ Coordinates are pixels of the uploaded image after EXIF orientation, boxes ``[x1
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -182,3 +182,27 @@ class Ready(BaseModel):
     status: str
     models: dict[str, str]
     gallery: dict[str, Any]
+
+
+class VideoJobAccepted(BaseModel):
+    job: str = Field(description="the job id: poll GET /v1/video/{job}")
+    status: str = Field(description="queued")
+    url: str
+
+
+class VideoProgress(BaseModel):
+    frames: int = Field(description="frames read so far")
+    total: int | None = Field(None, description="the container's frame count, when it has one")
+    eta_s: float | None = Field(None, description="seconds left at the rate so far")
+
+
+class VideoJob(BaseModel):
+    job: str
+    status: Literal["queued", "running", "done", "failed"]
+    progress: VideoProgress
+    result: dict[str, Any] | None = Field(
+        None,
+        description="when done (or failed part way): the video, its frame count and the tracks "
+        "(id, identity or null, first/last time, best frame, score): faceprint.video.VideoResult.to_dict",
+    )
+    error: ErrorDetail | None = Field(None, description="why the job failed; results up to the failure are kept")

@@ -43,6 +43,8 @@ class ServiceSettings(BaseSettings):
     auth: AuthMode = Field("auto", description="auto: required unless bound to loopback")
     admin_key: str | None = Field(None, description="a key with admin scope given by the operator (never stored)")
     max_upload_mb: float = Field(10.0, gt=0, description="largest request body accepted")
+    max_video_mb: float = Field(500.0, gt=0, description="largest video upload (POST /v1/video) accepted")
+    video_body_timeout_s: float = Field(600.0, gt=0, description="time a client gets to send a whole video upload")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0, description="largest decoded image (width*height)")
     max_images: int = Field(20, ge=1, description="most images in one enroll request")
     request_timeout_s: float = Field(30.0, gt=0)
@@ -79,6 +81,10 @@ class ServiceSettings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_video_bytes(self) -> int:
+        return int(self.max_video_mb * 1024 * 1024)
 
     @property
     def auth_required(self) -> bool:

@@ -339,3 +339,35 @@ def test_page_hint_close_labels_and_failed_upload(
     problems = watch.problems()
     unexpected = [e for e in problems.pop("console errors") if not re.search(r"status of 400", e)]
     assert not unexpected and not any(problems.values()), (unexpected, problems)
+
+
+def test_page_video_timeline_and_annotated_clip(
+    live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], examples: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    """Issue 15: upload the real clip on the page; its timeline lists the tracks (Lin-Manuel Miranda
+    named, the rest unknown), and the annotated clip plays in the page's <video> element."""
+    clip = shared_data / "video" / "short_hamilton_clip.mp4"
+    if not clip.exists():
+        pytest.skip(f"{clip} is absent")
+    server = live_server()
+    watch = open_page(server.url)
+    page = watch.page
+    enroll(page, "Lin-Manuel Miranda", examples / "lin-manuel-miranda.png")
+    page.set_input_files("#video-file", str(clip))
+    page.click("#video-btn")
+    page.wait_for_selector("#video-progress[data-status]", state="attached", timeout=180_000)
+    assert page.get_attribute("#video-progress", "data-status") == "done"
+    assert "275 frames" in page.inner_text("#video-progress")
+    rows = page.locator("#video-timeline tbody tr")
+    assert rows.count() >= 1
+    who = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(rows.count())]
+    assert "Lin-Manuel Miranda" in who and set(who) <= {"Lin-Manuel Miranda", "unknown"}, who
+    video = page.locator("#video-annotated")
+    assert video.is_visible()
+    page.wait_for_function("() => document.getElementById('video-annotated').readyState >= 1")  # metadata loaded
+    duration = page.evaluate("document.getElementById('video-annotated').duration")
+    assert duration > 5, duration  # the clip is about 11 s
+    page.locator("#video-timeline tbody tr.known").first.click()  # seeks to the track's start
+    save_screenshot(page, tmp_path, "service_browser_video.png")
+    problems = watch.problems()
+    assert not any(problems.values()), problems

@@ -56,6 +56,9 @@ OPERATIONS = (
     "GET /v1/keys",
     "POST /v1/keys",
     "DELETE /v1/keys/{key_id}",
+    "POST /v1/video",
+    "GET /v1/video/{job}",
+    "GET /v1/video/{job}/annotated.webm",
 )
 #: key administration: never succeeds without an admin key
 ADMIN_ONLY = {"GET /v1/keys", "POST /v1/keys", "DELETE /v1/keys/{key_id}"}
@@ -108,6 +111,7 @@ class Target:
         self.photos = photos
         self.names = [ENROLLED]
         self.key_ids: list[str] = []
+        self.job_ids: list[str] = []
         self.statuses: dict[str, Counter[int]] = defaultdict(Counter)  # label -> status -> count
 
 
@@ -147,9 +151,38 @@ def target(
                 r = client.post("/v1/keys", json={"scope": "read", "label": "fuzz"}, headers=_auth_headers(t.key))
                 assert r.status_code == 201, r.text
                 t.key_ids.append(r.json()["id"])
+            t.job_ids.append(_finished_job(client, photos["obama"], _auth_headers(t.key)))
         yield t
     finally:
         asgi.shutdown_lifespans()  # the app's lifespan shutdown: work pool, gallery, key store
+
+
+def _finished_job(client: Any, jpeg: bytes, headers: dict[str, str]) -> str:
+    """A video job that has finished (a 12-frame clip of one photo), so the annotated clip exists."""
+    import tempfile
+    import time
+
+    import cv2
+    import numpy as np
+
+    frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "clip.mp4"
+        out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12.0, (frame.shape[1], frame.shape[0]))
+        for _ in range(12):
+            out.write(frame)
+        out.release()
+        data = path.read_bytes()
+    r = client.post("/v1/video", files={"video": ("clip.mp4", data, "video/mp4")}, headers=headers)
+    assert r.status_code == 202, r.text
+    job = r.json()["job"]
+    for _ in range(240):
+        state = client.get(f"/v1/video/{job}", headers=headers).json()
+        if state["status"] in ("done", "failed"):
+            break
+        time.sleep(0.25)
+    assert state["status"] == "done", state
+    return job
 
 
 def _use_real_images(case: Any, target: Target, data: st.DataObject) -> None:
@@ -198,6 +231,8 @@ def _fuzz(target: Target, label: str, mode: Any) -> None:
                     case.path_parameters = {"name": data.draw(st.sampled_from(target.names))}
                 if "key_id" in case.path_parameters and target.key_ids and data.draw(st.booleans(), label="known key"):
                     case.path_parameters = {"key_id": data.draw(st.sampled_from(target.key_ids))}
+                if "job" in case.path_parameters and data.draw(st.booleans(), label="known job"):
+                    case.path_parameters = {"job": data.draw(st.sampled_from(target.job_ids))}
         response = case.call_and_validate(headers=extra, checks=CHECKS)
         target.statuses[label][response.status_code] += 1
         if mode.name == "POSITIVE" and response.status_code == 400:

@@ -47,4 +47,17 @@ def test_video_bad_uploads(client) -> None:
         time.sleep(0.25)
     assert state["status"] == "failed" and state["error"]["code"] == "invalid_video"
     assert client.post("/v1/video", data={"x": "1"}).status_code == 400
-    assert client.get("/v1/video/nope").status_code == 404
+    assert client.get("/v1/video/0123abcd").status_code == 404
+    assert client.get("/v1/video/nope").status_code == 422  # not a job id
+    assert client.get("/v1/video/0123abcd/annotated.webm").status_code == 404
+
+
+def test_video_uploads_have_their_own_size_limit(make_client) -> None:
+    # images are capped at max_upload_mb; a video may be larger, up to max_video_mb (413 beyond)
+    client = make_client(max_upload_mb=0.5, max_video_mb=2.0)
+    blob = b"\x00" * 1_000_000  # 1 MB: over the image limit, under the video limit
+    assert client.post("/v1/detect", files={"image": ("x.jpg", blob, "image/jpeg")}).status_code == 413
+    r = client.post("/v1/video", files={"video": ("x.mp4", blob, "video/mp4")})
+    assert r.status_code == 202, r.text
+    r = client.post("/v1/video", files={"video": ("x.mp4", blob * 3, "video/mp4")})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"

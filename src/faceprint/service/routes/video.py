@@ -14,17 +14,40 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 
 from faceprint.service.auth import Principal, require
 from faceprint.service.errors import ServiceError
+from faceprint.service.routes._common import AUTH_ERRORS, IMAGE_ERRORS
+from faceprint.service.schemas import ErrorResponse, VideoJob, VideoJobAccepted
 
-#: Not in the OpenAPI schema yet: the schema fuzz test (tests/integration/service/test_service_schema.py)
-#: lists every operation and wants each error documented; until then these routes are undocumented there.
-router = APIRouter(prefix="/v1", tags=["video"], include_in_schema=False)
+router = APIRouter(prefix="/v1", tags=["video"])
+
+_E = {"model": ErrorResponse}
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {k: v for k, v in IMAGE_ERRORS.items() if k in (401, 403, 413, 503)}
+UPLOAD_ERRORS[400] = {**_E, "description": "no video in the upload, or an empty one"}
+JOB_ERRORS: dict[int | str, dict[str, Any]] = {k: v for k, v in AUTH_ERRORS.items() if k in (401, 403, 503)}
+JOB_ERRORS[404] = {**_E, "description": "no such job (jobs live as long as the service process)"}
+JOB_ERRORS[422] = {**_E, "description": "invalid job id"}
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"video": {"type": "string", "format": "binary", "description": "the video file"}},
+                    "required": ["video"],
+                }
+            }
+        },
+    }
+}
+JOB_ID = PathParam(..., min_length=1, max_length=64, pattern="^[0-9a-f]+$", description="the job id")
 
 _SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg"}
 
@@ -38,12 +61,14 @@ class VideoJobs:
         self._lock = threading.Lock()
         self.jobs: dict[str, dict[str, Any]] = {}
 
-    def submit(self, ctx: Any, data: bytes, suffix: str) -> str:
+    def submit(self, ctx: Any, upload: BinaryIO, suffix: str) -> str:
+        """Copy ``upload`` (a spooled file: never the whole video in memory) into the job's folder and queue it."""
         job = secrets.token_hex(8)
         folder = self.root / job
         folder.mkdir(parents=True, mode=0o700)
         src = folder / f"input{suffix}"
-        src.write_bytes(data)
+        with open(src, "xb") as f:
+            shutil.copyfileobj(upload, f, 1 << 20)
         with self._lock:
             self.jobs[job] = {"job": job, "status": "queued", "progress": {"frames": 0, "total": None, "eta_s": None}}
         self._pool.submit(self._run, ctx, job, src)
@@ -107,7 +132,14 @@ def _jobs(request: Request) -> VideoJobs:
     return jobs
 
 
-@router.post("/video", status_code=202, summary="Analyse a video (a job: poll GET /v1/video/{job})")
+@router.post(
+    "/video",
+    status_code=202,
+    response_model=VideoJobAccepted,
+    responses=UPLOAD_ERRORS,
+    openapi_extra=UPLOAD_BODY,
+    summary="Analyse a video (a job: poll GET /v1/video/{job})",
+)
 async def post_video(request: Request, _: Principal = Depends(require("read"))) -> Any:
     form = await request.form()
     up = form.get("video")
@@ -116,20 +148,25 @@ async def post_video(request: Request, _: Principal = Depends(require("read"))) 
     suffix = Path(up.filename or "").suffix.lower()
     if suffix not in _SUFFIXES:
         suffix = ".mp4"
-    data = await up.read()
-    if not data:
+    if up.size == 0 or not await up.read(1):
         raise ServiceError(400, "invalid_video", "the upload is empty")
-    job = _jobs(request).submit(request.app.state.ctx, data, suffix)
+    await up.seek(0)
+    job = _jobs(request).submit(request.app.state.ctx, up.file, suffix)
     return JSONResponse({"job": job, "status": "queued", "url": f"/v1/video/{job}"}, status_code=202)
 
 
-@router.get("/video/{job}", summary="A video job: status, progress, timeline")
-async def get_video(job: str, request: Request, _: Principal = Depends(require("read"))) -> Any:
+@router.get("/video/{job}", response_model=VideoJob, responses=JOB_ERRORS, summary="A video job: status, progress, timeline")
+async def get_video(request: Request, job: str = JOB_ID, _: Principal = Depends(require("read"))) -> Any:
     return _jobs(request).get(job)
 
 
-@router.get("/video/{job}/annotated.webm", summary="The annotated clip of a finished job")
-async def get_annotated(job: str, request: Request, _: Principal = Depends(require("read"))) -> Any:
+@router.get(
+    "/video/{job}/annotated.webm",
+    responses=JOB_ERRORS | {200: {"content": {"video/webm": {}}, "description": "the clip with boxes and names (VP8)"}},
+    response_class=FileResponse,
+    summary="The annotated clip of a finished job",
+)
+async def get_annotated(request: Request, job: str = JOB_ID, _: Principal = Depends(require("read"))) -> Any:
     jobs = _jobs(request)
     state = jobs.get(job)
     path = jobs.root / job / "annotated.webm"

@@ -1,4 +1,5 @@
-// faceprint web page: enroll, identify (boxes and names drawn on the photo), list and delete.
+// faceprint web page: enroll, identify (boxes and names drawn on the photo), a video's timeline and
+// annotated clip, list and delete.
 // Plain JS, no external assets; talks to the same origin's /v1 API.
 "use strict";
 
@@ -202,6 +203,85 @@ async function identify(ev) {
   });
 }
 
+function clock(t) {
+  const m = Math.floor(t / 60);
+  return `${m}:${(t - 60 * m).toFixed(1).padStart(4, "0")}`;
+}
+
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+function showTimeline(result) {
+  const table = $("video-timeline");
+  const body = table.querySelector("tbody");
+  body.replaceChildren();
+  for (const t of result.tracks) {
+    const tr = document.createElement("tr");
+    tr.className = t.unknown ? "unknown" : "known";
+    tr.dataset.identity = t.identity || "";
+    tr.title = "show this track in the clip";
+    const who = t.unknown ? "unknown" : t.identity;
+    const score = t.score === null ? "–" : t.score.toFixed(3);
+    for (const text of [String(t.track_id), who, clock(t.first_time), clock(t.last_time), score]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    tr.addEventListener("click", () => {  // jump to where the track starts
+      const v = $("video-annotated");
+      if (!v.hidden) { v.currentTime = t.first_time; v.play().catch(() => {}); }
+    });
+    body.appendChild(tr);
+  }
+  table.hidden = false;
+  table.dataset.tracks = String(result.tracks.length);
+}
+
+async function analyseVideo(ev) {
+  ev.preventDefault();
+  const progress = $("video-progress");
+  const v = $("video-annotated");
+  $("video-timeline").hidden = true;
+  if (v.src) URL.revokeObjectURL(v.src);
+  v.removeAttribute("src");
+  v.hidden = true;
+  progress.textContent = "";
+  show("", true);
+  await busy($("video-btn"), async () => {
+    const file = $("video-file").files[0];
+    if (!file) throw new Error("choose a video");
+    const fd = new FormData();
+    fd.append("video", file, file.name);
+    progress.textContent = "uploading…";
+    const { job } = await api("POST", "/v1/video", fd);
+    let state;
+    for (;;) {  // poll the job: progress with ETA, then the timeline
+      state = await api("GET", "/v1/video/" + job);
+      const p = state.progress;
+      if (state.status === "done" || state.status === "failed") break;
+      const of = p.total ? ` of ${p.total}` : "";
+      const eta = p.eta_s === null ? "" : ` · about ${Math.ceil(p.eta_s)} s left`;
+      progress.textContent = `${state.status}: frame ${p.frames}${of}${eta}`;
+      await sleep(500);
+    }
+    const r = state.result;
+    if (state.status === "failed") {
+      showError(state.error || { message: "the video could not be analysed" });
+      if (!r) { progress.textContent = "failed"; return; }
+    }
+    const named = r.tracks.filter((t) => !t.unknown).length;
+    progress.textContent = `${r.frames} frames · ${r.tracks.length} track(s), ${named} named`
+      + (state.status === "failed" ? " (up to the failure)" : "");
+    showTimeline(r);
+    const res = await fetch(`/v1/video/${job}/annotated.webm`, { headers: headers() });
+    if (res.ok) {
+      v.src = URL.createObjectURL(await res.blob());
+      v.hidden = false;
+    }
+    progress.dataset.job = job;
+    progress.dataset.status = state.status;
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const saved = sessionStorage.getItem("faceprint-key");
   if (saved) $("api-key").value = saved;
@@ -213,6 +293,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("enroll-form").addEventListener("submit", enroll);
   $("identify-form").addEventListener("submit", identify);
+  $("video-form").addEventListener("submit", analyseVideo);
   $("refresh-btn").addEventListener("click", () => busy($("refresh-btn"), refreshIdentities));
   refreshStatus();
   refreshIdentities().catch(showError);
