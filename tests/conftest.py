@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -51,3 +52,31 @@ def detection_dlib(shared_data: Path) -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+def _write_vfr_clip(path: Path, times_ms: list[int], frame_of: Any = None, size: tuple[int, int] = (160, 120)) -> Path:
+    """A real variable-frame-rate file (Matroska, MPEG-4 part 2): one frame at each of ``times_ms``,
+    written with PyAV's FFmpeg (OpenCV's writer only writes constant rates)."""
+    av = pytest.importorskip("av", reason="PyAV (requirements/test.txt) is not installed")
+    from fractions import Fraction
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
+        for i, t in enumerate(times_ms):
+            rgb = frame_of(i) if frame_of is not None else np.full((size[1], size[0], 3), (i * 29) % 255, np.uint8)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="session")
+def write_vfr_clip() -> Any:
+    """``write_vfr_clip(path, times_ms, frame_of=None, size=(160, 120))``: a real variable-frame-rate
+    video file (skips when PyAV is absent)."""
+    return _write_vfr_clip

@@ -202,3 +202,19 @@ def test_cli_eval_video_on_the_clip(capsys, clip: Path, fr_examples: Path, tmp_p
     tl, fl = rep["track_level"], rep["frame_level"]
     assert tl["identity_switches"] == 0 and tl["false_identification_rate"] == 0.0
     assert 0.5 < tl["accuracy"] <= 1.0 and 0.5 < fl["accuracy"] <= 1.0
+
+
+def test_variable_frame_rate_clip_tracks_carry_the_containers_times(
+    crossing, fr_examples: Path, tmp_path: Path, write_vfr_clip
+) -> None:
+    """A real VFR file (PyAV writes it): irregular gaps between frames; the track's times are the
+    frames' presentation times, not index / nominal rate, and nothing is reported truncated."""
+    _, g, pipe = crossing
+    photo = cv2.cvtColor(cv2.imread(str(fr_examples / "examples" / "obama2.jpg")), cv2.COLOR_BGR2RGB)
+    frame = cv2.resize(photo, (320, 612))[100:420]  # 320 x 320, the face inside
+    times = [0, 40, 80, 400, 440, 480, 1500, 1540, 2600, 2640]  # ms: gaps of 40 ms and of ~1 s
+    clip = write_vfr_clip(tmp_path / "vfr.mkv", times, frame_of=lambda i: frame, size=(320, 320))
+    result = VideoRun(clip, pipeline=pipe, gallery=g, detect_every=1).run()
+    assert result.frames == len(times) and not result.truncated
+    (t,) = [t for t in result.tracks if t.identity == "obama"]
+    assert t.first_time == pytest.approx(0.0, abs=1e-3) and t.last_time == pytest.approx(2.64, abs=1e-3)

@@ -272,6 +272,12 @@ class VideoReader:
         if self.live:
             raise StreamError(f"the stream dropped after {n} frames and could not be re-opened", source=self.name)
         expected = self.info.frame_count
+        if expected is not None and n < expected - 1 and self._reached_the_end(expected):
+            # a variable-frame-rate file: OpenCV's frame count is its duration times the nominal rate,
+            # an estimate; the timestamps ran to the end of that duration, so nothing is missing
+            logger.debug("%s: %d frames over %.3f s (variable frame rate; the header's estimate was %d)",
+                         self.name, n, self._last_time, expected)  # fmt: skip
+            expected = None
         if expected is not None and n < expected - 1 and self._kind != "file":
             raise StreamError(f"the connection dropped after {n} of {expected} frames", source=self.name)
         if expected is not None and n < expected - 1:  # headers are often one frame optimistic
@@ -279,6 +285,14 @@ class VideoReader:
             logger.warning("%s: ended after %d of the %d frames its header announces (truncated or corrupt)",
                            self.name, n, expected)  # fmt: skip
         raise StopIteration
+
+    def _reached_the_end(self, expected: int) -> bool:
+        """Whether the last frame's timestamp is at the end of the duration the header's frame count
+        stands for (within two nominal frames): then fewer frames than counted is a variable rate."""
+        fps = self.info.fps
+        if self._kind == "camera" or not fps or fps <= 0 or self._last_time < 0:
+            return False
+        return self._last_time >= (expected - 1) / fps - 2.0 / fps
 
     def _time(self) -> float:
         """The frame's presentation time from the container, else the wall-clock time since

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -114,3 +115,30 @@ def test_http_file_and_dropped_connection(tmp_path: Path) -> None:
         assert 5 < len(got) < 40 and got == list(range(len(got)))  # everything before the drop was delivered
     finally:
         srv.shutdown()
+
+
+VFR_TIMES_MS = [0, 33, 66, 200, 233, 600, 633, 1000, 1040, 1500]
+
+
+def test_variable_frame_rate_file_keeps_its_timestamps(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, write_vfr_clip: Any
+) -> None:
+    clip = write_vfr_clip(tmp_path / "vfr.mkv", VFR_TIMES_MS)
+    with VideoReader(clip) as r:
+        # OpenCV's count is the duration times the nominal rate: an estimate for such a file
+        assert r.info.frame_count is not None and r.info.frame_count > len(VFR_TIMES_MS)
+        frames = list(r)
+    assert [f.index for f in frames] == list(range(len(VFR_TIMES_MS)))
+    assert [f.time for f in frames] == pytest.approx([t / 1000 for t in VFR_TIMES_MS], abs=1e-3)
+    assert not r.truncated  # fewer frames than the estimate, but the timestamps reach its end
+    assert "truncated" not in caplog.text
+
+
+def test_a_cut_variable_frame_rate_file_is_still_truncated(tmp_path: Path, write_vfr_clip: Any) -> None:
+    clip = write_vfr_clip(tmp_path / "vfr.mkv", [40 * i for i in range(30)] + [1200 + 200 * i for i in range(20)])
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 3])
+    with VideoReader(cut) as r:
+        frames = list(r)
+    assert 0 < len(frames) < 50 and r.truncated  # the timestamps stop short of the header's duration
