@@ -14,7 +14,7 @@ Identification is scored with the track-level protocol (:mod:`faceprint.video.ev
 ``benchmarks/video_hamilton_manifest.csv``: frame-level (each detection on its own) against
 track-level (each detection given its track's identity); the peer has only frame-level names.
 
-    .venv/bin/python benchmarks/video.py [--peer-frames N] [--configs default:auto,default:1,accurate:auto]
+    .venv/bin/python benchmarks/video.py [--peer-frames N] [--configs default:auto,default:1,fast:auto]
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def run_peer(max_frames: int | None) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--configs", default="default:auto,default:1,accurate:auto", help="preset:detect_every,...")
+    ap.add_argument("--configs", default="default:auto,default:1,fast:auto", help="preset:detect_every,...")
     ap.add_argument("--peer-frames", type=int, default=None, help="frames the peer runs (default: the whole clip)")
     args = ap.parse_args()
     if not CLIP.exists():
