@@ -110,7 +110,8 @@ def run_node(face_list: list[dict], node_modules: Path) -> dict:
         job = Path(tmp) / "job.json"
         job.write_text(json.dumps({"models": models, "faces": job_faces}))
         env = {**os.environ, "NODE_PATH": str(node_modules)}
-        res = subprocess.run(["node", str(NODE_SCRIPT), str(job)], capture_output=True, text=True, env=env, timeout=600, check=False)
+        cmd = ["node", str(NODE_SCRIPT), str(job)]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
     if res.returncode != 0:
         raise SystemExit(f"node failed: {res.stderr[-2000:]}")
     return json.loads(res.stdout)

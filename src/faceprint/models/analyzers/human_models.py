@@ -96,4 +96,13 @@ def human_session(model: str, *, threads: int | None = None) -> Any:
         return create_session(data, threads=threads)
 
 
-__all__ = ["CONVERTER_VERSION", "HUMAN_FILES", "HUMAN_MODELS", "HUMAN_NPM", "build_onnx", "human_model_json", "human_onnx_path", "human_session"]
+__all__ = [
+    "CONVERTER_VERSION",
+    "HUMAN_FILES",
+    "HUMAN_MODELS",
+    "HUMAN_NPM",
+    "build_onnx",
+    "human_model_json",
+    "human_onnx_path",
+    "human_session",
+]
