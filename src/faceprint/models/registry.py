@@ -37,6 +37,9 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "faceprint.models.embedders.fusion",
     "faceprint.models.analyzers.expression",
     "faceprint.models.analyzers.fer_cnn",
+    "faceprint.models.analyzers.liveness",
+    "faceprint.models.analyzers.age",
+    "faceprint.models.analyzers.gender",
 )
 
 

