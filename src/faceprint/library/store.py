@@ -261,9 +261,7 @@ class LibraryStore:
             rows = self.q("SELECT path FROM paths WHERE seen < ? AND (path = ? OR substr(path, 1, ?) = ?)",
                           (since, root, len(prefix), prefix))
             gone += [p for (p,) in rows if not os.path.lexists(p)]
-        if not gone:
-            return 0
-        with self.write() as w:
+        with self.write() as w:  # also photos whose only file changed content (its path now holds another)
             w.executemany("DELETE FROM paths WHERE path = ?", [(p,) for p in gone])
             w.execute("DELETE FROM photos WHERE id NOT IN (SELECT photo_id FROM paths WHERE photo_id IS NOT NULL)")
             w.execute("DELETE FROM clusters WHERE name IS NULL AND id NOT IN "
