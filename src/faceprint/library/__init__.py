@@ -11,7 +11,7 @@ Modules: :mod:`~faceprint.library.walk` (finding photos), :mod:`~faceprint.libra
 :mod:`~faceprint.library.schema` (the SQLite file), :mod:`~faceprint.library.indexer` (hash →
 pipeline → store), :mod:`~faceprint.library.quality` (face quality, thumbnails),
 :mod:`~faceprint.library.clustering` (incremental Chinese whispers),
-:mod:`~faceprint.library.people` (name, merge, split, find), :mod:`~faceprint.library.engine`
+:mod:`~faceprint.library.people_ops` (name, merge, split, find), :mod:`~faceprint.library.engine`
 (the Engine Protocol) and :mod:`~faceprint.library.local` (the local engine). Importing this
 package loads nothing else.
 """
@@ -36,5 +36,21 @@ _EXPORTS = {
     "Engine": "faceprint.library.engine", "LocalEngine": "faceprint.library.local",
     "ClusterInfo": _REC, "FaceInfo": _REC, "FileError": _REC, "IndexReport": _REC, "PhotoInfo": _REC,
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ClusterInfo",
+    "Engine",
+    "FaceInfo",
+    "FileError",
+    "IndexReport",
+    "LocalEngine",
+    "PhotoInfo",
+    "faces",
+    "find",
+    "index",
+    "merge",
+    "name",
+    "open_library",
+    "people",
+    "split",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from faceprint.library import people as _people
+from faceprint.library import people_ops as _people
 from faceprint.library.records import ClusterInfo, FaceInfo, IndexReport, PhotoInfo, PhotoResult
 from faceprint.library.store import LibraryStore, default_library_path
 

@@ -129,7 +129,7 @@ def update_labels(
     for idx, lb in enumerate(lab.tolist()):
         if lb in touched_labels:
             groups.setdefault(lb, []).append(idx)
-    for lb, members in groups.items():
+    for members in groups.values():
         if len(members) < 2:
             continue
         m = np.asarray(members, np.int64)
@@ -149,9 +149,7 @@ def update_labels(
             lab[m[comp == c]] = tmp_next
             tmp_next -= 1
     lab[pinned] = np.asarray(labels, np.int64)[pinned]
-    if full:
-        lab = _keep_ids(np.asarray(labels, np.int64), lab)
-    return lab
+    return _keep_ids(np.asarray(labels, np.int64), lab)
 
 
 def _keep_ids(old: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -185,7 +183,7 @@ class IncrementalClusterer:
         self.home = home
         self.fixed_threshold = threshold
         self._ids = np.zeros(0, np.int64)
-        self._X = np.zeros((0, 0), np.float32)
+        self._X: np.ndarray = np.zeros((0, 0), np.float32)
         self.last_threshold: float | None = None
         self.last_source: str | None = None
 

@@ -55,20 +55,22 @@ def process_file(found: FoundFile, store: LibraryStore, pipeline: Any) -> PhotoR
     bad file: the error is in the result."""
     from faceprint.io.decode import content_hash, load_image, read_image_bytes
 
-    base = {"path": found.path, "size": found.size, "mtime_ns": found.mtime_ns}
+    def result(status: str, **kw: Any) -> PhotoResult:
+        return PhotoResult(found.path, found.size, found.mtime_ns, status, **kw)
+
     try:
         data = read_image_bytes(found.path)
         sha = content_hash(data)
         if store.photo_of_sha(sha) is not None:
-            return PhotoResult(**base, status="known", sha256=sha)
+            return result("known", sha256=sha)
         image = load_image(data, name=found.path)
         faces = pipeline.process(image)
     except ModelUnavailable:
         raise
     except FaceprintError as e:
-        return PhotoResult(**base, status="error", error_code=e.code, error=str(e))
+        return result("error", error_code=e.code, error=str(e))
     except (OSError, ValueError, MemoryError, RuntimeError) as e:  # anything else one odd file can raise
-        return PhotoResult(**base, status="error", error_code="unreadable", error=f"{found.path}: {e}")
+        return result("error", error_code="unreadable", error=f"{found.path}: {e}")
     out = []
     for f in faces:
         if f.embedding is None:
@@ -85,7 +87,7 @@ def process_file(found: FoundFile, store: LibraryStore, pipeline: Any) -> PhotoR
             thumb=thumbnail(image, f.box),
         ))
     h, w = image.shape[:2]
-    return PhotoResult(**base, status="indexed", sha256=sha, width=int(w), height=int(h), faces=tuple(out))
+    return result("indexed", sha256=sha, width=int(w), height=int(h), faces=tuple(out))
 
 
 def check_pipeline(store: LibraryStore, pipeline: Any) -> str:

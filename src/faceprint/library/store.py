@@ -164,7 +164,9 @@ class LibraryStore:
         try:
             version = self._version(c)
             if version > SCHEMA_VERSION:
-                raise GalleryError(f"the library {self.location} has schema {version}, newer than this faceprint ({SCHEMA_VERSION})")
+                raise GalleryError(
+                    f"the library {self.location} has schema {version}, newer than this faceprint ({SCHEMA_VERSION})"
+                )
             if version == SCHEMA_VERSION:
                 return
             c.execute("PRAGMA journal_mode = WAL")

@@ -73,15 +73,15 @@ def _walk_dir(top: str, report: Callable[[str, OSError], None]) -> Iterator[Foun
             report(d, e)
             continue
         subdirs = []
-        for e in entries:
-            if e.name.startswith("."):
+        for ent in entries:
+            if ent.name.startswith("."):
                 continue
             try:
-                if e.is_dir(follow_symlinks=False):
-                    subdirs.append(e.path)
-                elif is_photo_name(e.name) and e.is_file():
-                    st = e.stat()
-                    yield FoundFile(e.path, st.st_size, st.st_mtime_ns)
+                if ent.is_dir(follow_symlinks=False):
+                    subdirs.append(ent.path)
+                elif is_photo_name(ent.name) and ent.is_file():
+                    st = ent.stat()
+                    yield FoundFile(ent.path, st.st_size, st.st_mtime_ns)
             except OSError as err:
-                report(e.path, err)
+                report(ent.path, err)
         stack.extend(reversed(subdirs))  # depth first, folders in name order
