@@ -2,8 +2,9 @@
 
 Every file whose name ends in a suffix faceprint decodes (:data:`PHOTO_SUFFIXES`, the formats of
 :mod:`faceprint.io.decode`) is a photo candidate; other files are not looked at. Hidden files and
-folders (name starting with ``.``) are skipped, symlinked folders are not followed (no loops), and
-a folder that cannot be listed is reported through ``on_error`` and the walk goes on.
+folders (name starting with ``.``) are skipped, symlinked folders are followed but each folder is
+walked once (no loops: folders are known by device and inode), and a folder that cannot be listed
+is reported through ``on_error`` and the walk goes on.
 """
 
 from __future__ import annotations
@@ -64,9 +65,14 @@ def walk(roots: Iterable[str | os.PathLike[str]], on_error: Callable[[FileError]
 
 def _walk_dir(top: str, report: Callable[[str, OSError], None]) -> Iterator[FoundFile]:
     stack = [top]
+    visited: set[tuple[int, int]] = set()
     while stack:
         d = stack.pop()
         try:
+            st = os.stat(d)
+            if (st.st_dev, st.st_ino) in visited:
+                continue
+            visited.add((st.st_dev, st.st_ino))
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
@@ -77,11 +83,11 @@ def _walk_dir(top: str, report: Callable[[str, OSError], None]) -> Iterator[Foun
             if ent.name.startswith("."):
                 continue
             try:
-                if ent.is_dir(follow_symlinks=False):
+                if ent.is_dir():
                     subdirs.append(ent.path)
                 elif is_photo_name(ent.name) and ent.is_file():
-                    st = ent.stat()
-                    yield FoundFile(ent.path, st.st_size, st.st_mtime_ns)
+                    fst = ent.stat()
+                    yield FoundFile(ent.path, fst.st_size, fst.st_mtime_ns)
             except OSError as err:
                 report(ent.path, err)
         stack.extend(reversed(subdirs))  # depth first, folders in name order

@@ -63,3 +63,12 @@ def test_a_folder_that_cannot_be_listed_is_reported(tmp_path: Path, monkeypatch:
     found = [f.path for f in walk([tmp_path], on_error=errors.append)]
     assert found == [str(tmp_path / "open.jpg")]
     assert [(e.code, e.message) for e in errors] == [("unreadable_folder", "Permission denied")]
+
+
+def test_symlinked_folders_are_followed_once(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "loop").symlink_to(tmp_path)
+    found = [os.path.relpath(f.path, tmp_path) for f in walk([tmp_path])]
+    assert found == ["link/a.jpg"]
