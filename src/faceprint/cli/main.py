@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "faceprint.cli.calibrate_cmd",
     "faceprint.cli.gallery_cmd",
     "faceprint.cli.cluster_cmd",
+    "faceprint.cli.index_cmd",
+    "faceprint.cli.people_cmd",
     "faceprint.cli.analyze_cmd",
     "faceprint.cli.video_cmd",
     "faceprint.cli.train_cmd",
