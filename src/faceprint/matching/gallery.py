@@ -304,11 +304,13 @@ class Gallery:
         return pipe
 
     def _other_pipelines(self, main_tag: str) -> builtins.list[GalleryPipeline]:
-        """Pipelines of every model the gallery holds other than ``main_tag`` (enrolment); a held
-        model without one is an error: enrolment would leave its new faces lacking that model."""
-        out, lacking = [], []
+        """Pipelines of every configured model other than ``main_tag`` (enrolment): those given in
+        ``pipelines=`` and every model the gallery holds. A held model without a pipeline is an
+        error: enrolment would leave its new faces lacking that model."""
+        out = [p for tag, p in self._given.items() if tag != main_tag]
+        lacking = []
         for tag in self.models:
-            if tag == main_tag:
+            if tag == main_tag or tag in self._given:
                 continue
             p = self.pipeline_for(tag)
             if p is None:

@@ -101,7 +101,8 @@ class SqlStoreMixin:
                     "the gallery's models, or add the model to the gallery (`faceprint gallery reembed --add-model "
                     "NAME`, or enrol with add_model=True / `faceprint enroll --add-model`)"
                 )
-            self._clear_models(c)  # an empty gallery follows the model of what is stored into it
+            self._clear_models(c)  # an empty gallery follows the models of what is stored into it
+            new = list(want)
         for tag in new:
             self._add_model_row(c, tag, want[tag], None)
 
