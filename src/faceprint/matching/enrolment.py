@@ -4,11 +4,19 @@
 Every enrolment name passes through :func:`enrolment_name`, the one place to validate or normalise
 names. Inputs are read by :func:`~faceprint.matching.inputs.read_input` with their content hash
 (the duplicate key); the pipeline's model is checked against the gallery's before embedding.
+
+**Every model.** A gallery holding several models gets each enrolled photo embedded by every one
+of them: the main pipeline detects and selects the face, then each other model's pipeline
+(``others()``: the gallery's other models that have a pipeline) embeds that face at the same box,
+and all the embeddings are stored in the one transaction. A photo given as an
+:class:`~faceprint.types.Embedding` holds only its own model's embedding (the others cannot be
+computed from it): the face is stored lacking them, and ``gallery info`` reports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -52,30 +60,66 @@ def _error_outcome(name: str, source: str, e: BaseException) -> EnrollOutcome:
     return EnrollOutcome(name=name, source=source, status="error", error=msg, error_code=code)
 
 
-def check_pipeline_model(store: GalleryStore, pipe: GalleryPipeline) -> str:
-    """The pipeline's model tag, refused (GalleryError) when the gallery holds another model's."""
+def check_pipeline_model(store: GalleryStore, pipe: GalleryPipeline, *, add_model: bool = False) -> str:
+    """The pipeline's model tag, refused (GalleryError) when the gallery holds faces but not that
+    model (unless ``add_model``)."""
     tag = str(pipe.model_tag)
-    m = store.model()
-    gm = m[0] if m else None
-    if gm is not None and tag != gm:
+    held = [m.tag for m in store.models()]
+    if held and tag not in held and not add_model and store.count()[1]:
         raise GalleryError(
-            f"the gallery holds embeddings of model {gm} but the pipeline makes {tag}: "
-            "models are never mixed. Use a pipeline with the gallery's model, or re-embed the gallery "
-            "(`faceprint gallery reembed`)"
+            f"the gallery holds embeddings of model(s) {', '.join(held)} but the pipeline makes {tag}: "
+            "models are never mixed. Use a pipeline with one of the gallery's models (--preset / --embedder), "
+            f"or add {tag} to the gallery (`faceprint gallery reembed --add-model`, which also embeds the faces "
+            "already enrolled; or enrol with add_model=True / `faceprint enroll --add-model`)"
         )
     return tag
 
 
-class Enrolment:
-    """Enrols into ``store`` with the pipeline ``pipeline()`` returns (looked up on each call)."""
+def _most_prominent_embedding(faces: Sequence[Face]) -> Any:
+    from faceprint.pipeline import prominence_order
 
-    def __init__(self, store: GalleryStore, pipeline: Callable[[], GalleryPipeline]) -> None:
+    embedded = [f for f in faces if f.embedding is not None]
+    return prominence_order(embedded)[0].embedding if embedded else None
+
+
+class Enrolment:
+    """Enrols into ``store`` with the pipeline ``pipeline()`` returns (looked up on each call),
+    and embeds each face with every pipeline ``others(main_tag)`` returns too (the gallery's
+    other models; default none)."""
+
+    def __init__(
+        self,
+        store: GalleryStore,
+        pipeline: Callable[[], GalleryPipeline],
+        others: Callable[[str], Sequence[GalleryPipeline]] | None = None,
+        on_stored: Callable[[GalleryPipeline], None] | None = None,
+    ) -> None:
         self.store = store
         self._pipeline = pipeline
+        self._others = others or (lambda tag: ())
+        self._on_stored = on_stored
         self._finds_by_hash = isinstance(store, FindsFacesByHash)
 
-    def _check(self, pipe: GalleryPipeline) -> str:
-        return check_pipeline_model(self.store, pipe)
+    def _check(self, pipe: GalleryPipeline, add_model: bool = False) -> str:
+        return check_pipeline_model(self.store, pipe, add_model=add_model)
+
+    def _with_others(
+        self, pipe: GalleryPipeline, srcs: Sequence[GalleryInput], faces: Sequence[NewFace]
+    ) -> list[NewFace]:
+        """``faces`` with the embeddings of the gallery's other models, each computed at the
+        face's box by that model's pipeline (sources given as Embeddings get none)."""
+        others = [o for o in self._others(str(pipe.model_tag)) if str(o.model_tag) != str(pipe.model_tag)]
+        todo = [k for k, (s, f) in enumerate(zip(srcs, faces, strict=True)) if s.image is not None and f.box is not None]
+        if not others or not todo:
+            return list(faces)
+        extra: dict[int, list[Any]] = {k: [] for k in todo}
+        for other in others:
+            images = [img for k in todo if (img := srcs[k].image) is not None]
+            for k, got in zip(todo, other.process_many(images, boxes=[[faces[k].box] for k in todo]), strict=True):
+                emb = _most_prominent_embedding(got)
+                if emb is not None:
+                    extra[k].append(emb)
+        return [replace(f, extra=tuple(extra.get(k, ()))) for k, f in enumerate(faces)]
 
     @staticmethod
     def _face_of(src: GalleryInput, faces: Sequence[Face], select: Selection | int | None) -> NewFace:
@@ -110,6 +154,7 @@ class Enrolment:
         *,
         select: Selection | int | None = None,
         metadata: dict[str, Any] | None = None,
+        add_model: bool = False,
     ) -> EnrollResult:
         """Enroll one or more images (paths, bytes, arrays or Embeddings) of one person.
 
@@ -117,7 +162,9 @@ class Enrolment:
         (``"largest"``, ``"center"``, ``"score"`` or an index, most prominent first); otherwise
         :class:`NoFaceFound` / :class:`MultipleFaces` is raised and nothing is stored. All images
         are stored in one transaction. An image already enrolled for this person (same content
-        sha256, same model) is not stored twice: its outcome is ``"duplicate"``.
+        sha256) is not stored twice: its outcome is ``"duplicate"``. ``add_model``: accept a
+        pipeline whose model the gallery does not hold yet (it is added; faces enrolled before
+        lack it until ``gallery reembed --add-model``).
         """
         name = enrolment_name(name)
         items = as_list(images)
@@ -126,17 +173,22 @@ class Enrolment:
         srcs = [read_input(it, i, with_hash=True) for i, it in enumerate(items)]
         need = [s for s in srcs if s.embedding is None]
         by_src: dict[int, list[Face]] = {}
+        pipe: GalleryPipeline | None = None
         if need:
             pipe = self._pipeline()
-            self._check(pipe)
+            self._check(pipe, add_model)
             face_lists = []
             for faces in pipe.process_many([s.image for s in need if s.image is not None]):
                 checkpoint()  # a cancelled request (service time limit) stops between images
                 face_lists.append(faces)
             by_src = dict(zip(map(id, need), face_lists, strict=True))
         new_faces = [self._face_of(s, by_src.get(id(s), []), select) for s in srcs]
+        if pipe is not None:
+            new_faces = self._with_others(pipe, srcs, new_faces)
         commit_point()  # past here the write happens even if the caller gives up (see faceprint.cancel)
-        results = self.store.add_faces(name, new_faces, metadata=metadata)
+        results = self.store.add_faces(name, new_faces, metadata=metadata, add_models=add_model)
+        if pipe is not None and self._on_stored is not None:
+            self._on_stored(pipe)
         outcomes = tuple(
             EnrollOutcome(name, s.name, "duplicate" if r.duplicate else "enrolled", r.face_id, nf.box)
             for s, nf, r in zip(srcs, new_faces, results, strict=True)
@@ -150,17 +202,19 @@ class Enrolment:
         select: Selection | int | None = None,
         batch: int = 16,
         skip_known: bool = True,
+        add_model: bool = False,
     ) -> Iterator[EnrollOutcome]:
         """Bulk enrollment of ``(name, image)`` pairs, committing **each image** in its own
         transaction before yielding its outcome: a crash loses nothing reported enrolled.
 
         Bad images (unreadable, no face, several faces without ``select``) and bad names yield an
         ``"error"`` outcome and enrollment continues. With ``skip_known``, an image already
-        enrolled for that name (same file content, same model) is reported ``"duplicate"`` without
-        being re-embedded, so re-running an interrupted bulk enrollment is cheap.
+        enrolled for that name with every model enrolment embeds with (same file content) is
+        reported ``"duplicate"`` without being re-embedded, so re-running an interrupted bulk
+        enrollment is cheap.
         """
         it = iter(items)
-        tag: str | None = None
+        tags: list[str] | None = None
         while True:
             chunk = [x for _, x in zip(range(max(1, batch)), it, strict=False)]
             if not chunk:
@@ -177,14 +231,19 @@ class Enrolment:
             todo = [(k, s) for k, (_, _, s, _) in enumerate(prepared) if s is not None and s.embedding is None]
             known: dict[tuple[str, str], int] = {}
             if skip_known and todo:
-                if tag is None:
-                    tag = self._check(self._pipeline())
-                known = self._known(tag, [(prepared[k][0], s.sha256) for k, s in todo if s.sha256 is not None])
+                if tags is None:
+                    main = self._pipeline()
+                    tags = [self._check(main, add_model), *(str(o.model_tag) for o in self._others(str(main.model_tag)))]
+                pairs = [(prepared[k][0], s.sha256) for k, s in todo if s.sha256 is not None]
+                known = self._known(tags[0], pairs)
+                for t in tags[1:]:  # known only when enrolled with every model
+                    other = self._known(t, pairs)
+                    known = {p: f for p, f in known.items() if p in other}
             faces_by_k: dict[int, list[Face] | BaseException] = {}
             run = [(k, s) for k, s in todo if (prepared[k][0], s.sha256) not in known]
+            pipe = self._pipeline()
             if run:
-                pipe = self._pipeline()
-                self._check(pipe)
+                self._check(pipe, add_model)
                 images = [s.image for _, s in run if s.image is not None]
                 try:
                     for (k, _), fl in zip(run, pipe.process_many(images), strict=True):
@@ -207,7 +266,11 @@ class Enrolment:
                     if isinstance(got, BaseException):
                         raise got
                     nf = self._face_of(src, got, select)
-                    r = self.store.add_faces(name, [nf])[0]
+                    if src.embedding is None:
+                        nf = self._with_others(pipe, [src], [nf])[0]
+                    r = self.store.add_faces(name, [nf], add_models=add_model)[0]
+                    if src.embedding is None and self._on_stored is not None:
+                        self._on_stored(pipe)
                 except GalleryError:
                     raise  # storage problems stop the run: later images would fail the same way
                 except Exception as e:  # noqa: BLE001 - per-image failure

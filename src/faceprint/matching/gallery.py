@@ -39,6 +39,19 @@ Open set
     predicted FPIR (``fpir_estimate``) at its best score. Measured on LFW identities never used for
     calibration: ``benchmarks/gallery_lfw.py``.
 
+Several models
+    A gallery may hold several models' embeddings of every face (``Gallery.models``; the first is
+    the *primary* model). Enrolment embeds each photo with every model the gallery holds (the
+    main pipeline detects; each other model's pipeline — given in ``pipelines=``, else rebuilt from
+    the :class:`~faceprint.pipeline.PipelineConfig` the gallery recorded for it — embeds the same
+    box). ``identify`` / ``verify`` use the embeddings of the pipeline's model only, with that
+    model's open-set threshold solved for the number of people enrolled **with that model**;
+    models are never mixed. :meth:`add_model` embeds the faces already enrolled with a new model
+    (faces whose photos are gone are kept for the old models and reported as missing for the new
+    one, never dropped), :meth:`drop_model` forgets one. Score fusion (``dlib_resnet_v1+sface``)
+    is a model of its own here: its members' chips come from its own canvas, not from the member
+    pipelines' chips, so its vectors are stored as they are made (calibrated as such).
+
 Parts (each one job; this class composes them)
     :mod:`~faceprint.matching.results` (what it answers), :mod:`~faceprint.matching.inputs` (the
     one input reader; hashes content only to enrol), :mod:`~faceprint.matching.search` (index
@@ -52,9 +65,11 @@ Parts (each one job; this class composes them)
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,8 +80,8 @@ from faceprint.errors import GalleryError, InvalidImage, InvalidInput, UnknownId
 from faceprint.matching.enrolment import Enrolment, GalleryPipeline, check_pipeline_model, enrolment_name
 from faceprint.matching.inputs import read_input
 from faceprint.matching.results import Candidate, EnrollOutcome, EnrollResult, EnrollStatus, IdentifiedFace, ReembedReport
-from faceprint.matching.search import Combine, GallerySearch, Hit, IndexKind, snapshot_exists
-from faceprint.matching.store.base import FaceRecord, GalleryStore, IdentityRecord
+from faceprint.matching.search import Combine, GallerySearch, Hit, IndexKind, snapshot_exists, snapshot_paths
+from faceprint.matching.store.base import FaceRecord, GalleryStore, IdentityRecord, ModelRecord
 from faceprint.pipeline import Selection
 from faceprint.types import Box, Embedding
 
@@ -117,6 +132,9 @@ class Gallery:
         target_fpir: accepted false-positive identification rate (default: the calibration's, 1e-2).
         combine: identity template rule, ``"mean"`` (default) or ``"max"`` (see the module docstring).
         persist_index: save the index beside the SQLite file (on :meth:`close` and after rebuilds).
+        pipelines: pipelines of the gallery's other models (a sequence, or ``{model tag: pipeline}``),
+            used to embed enrolled photos with every model the gallery holds; a model without one
+            here is embedded with a pipeline built from the configuration the gallery recorded for it.
     """
 
     def __init__(
@@ -130,6 +148,7 @@ class Gallery:
         target_fpir: float | None = None,
         combine: Combine = "mean",
         persist_index: bool = True,
+        pipelines: Sequence[GalleryPipeline] | Mapping[str, GalleryPipeline] | None = None,
     ) -> None:
         if target_fpir is not None and not 0.0 < float(target_fpir) < 1.0:
             raise InvalidInput(f"target_fpir must be in (0, 1), got {target_fpir}")
@@ -154,8 +173,18 @@ class Gallery:
         self._set_pipeline(pipeline)
         self._threshold = threshold
         self.target_fpir = None if target_fpir is None else float(target_fpir)
-        self._search = GallerySearch(self.store, index=index, combine=combine, persist=persist_index)
-        self._enrolment = Enrolment(self.store, lambda: self.pipeline)
+        self._index_kind: IndexKind = index
+        self._combine: Combine = combine
+        self._persist = bool(persist_index)
+        self._lock = threading.RLock()
+        self._searches: dict[str, GallerySearch] = {}
+        self._search = GallerySearch(self.store, index=index, combine=combine, persist=persist_index)  # primary
+        self._given: dict[str, GalleryPipeline] = {}
+        for p in (pipelines.values() if isinstance(pipelines, Mapping) else pipelines or ()):
+            self._given[str(p.model_tag)] = p
+        self._built: dict[str, GalleryPipeline | None] = {}
+        self._recorded: set[str] = set()
+        self._enrolment = Enrolment(self.store, lambda: self.pipeline, self._other_pipelines, self._record_pipeline)
         self._thr_cache: tuple[Any, Threshold] | None = None
 
     # ------------------------------------------------------------- plumbing
@@ -181,34 +210,133 @@ class Gallery:
             raise InvalidInput("this gallery has no pipeline")
         return self._provider()
 
+    def _all_searches(self) -> builtins.list[GallerySearch]:
+        return [self._search, *self._searches.values()]
+
     @property
     def combine(self) -> Combine:
-        return self._search.combine
+        return self._combine
 
     @combine.setter
     def combine(self, value: Combine) -> None:
         if value not in ("max", "mean"):
             raise InvalidInput(f"combine must be 'max' or 'mean', got {value!r}")
-        with self._search.lock:
-            self._search.combine = value
+        self._combine = value
+        for s in self._all_searches():
+            with s.lock:
+                s.combine = value
 
     @property
     def persist_index(self) -> bool:
-        return self._search.persist
+        return self._persist
 
     @persist_index.setter
     def persist_index(self, value: bool) -> None:
-        self._search.persist = bool(value)
+        self._persist = bool(value)
+        for s in self._all_searches():
+            s.persist = bool(value)
 
     @property
     def index_path(self) -> Path | None:
+        """The primary model's index snapshot (each model has its own, beside the store)."""
         return self._search.index_path
 
     @property
     def model(self) -> str | None:
-        """The gallery's embedding model tag (None while empty)."""
+        """The gallery's primary embedding model tag (None while it holds none)."""
         m = self.store.model()
         return m[0] if m else None
+
+    @property
+    def models(self) -> builtins.list[str]:
+        """Every model the gallery holds, primary first."""
+        return [m.tag for m in self.store.models()]
+
+    def model_records(self) -> builtins.list[ModelRecord]:
+        return self.store.models()
+
+    def has_model(self, tag: str) -> bool:
+        return tag in self.models
+
+    def search_for(self, model: str | None = None) -> GallerySearch:
+        """The search over one model's embeddings (``None``: the primary model)."""
+        if model is None or model == self.model:
+            return self._search
+        with self._lock:
+            s = self._searches.get(model)
+            if s is None:
+                s = GallerySearch(self.store, index=self._index_kind, combine=self._combine, persist=self._persist, model=model)
+                self._searches[model] = s
+            return s
+
+    # ----------------------------------------------------------- pipelines
+
+    def pipeline_for(self, model: str) -> GalleryPipeline | None:
+        """The pipeline that makes ``model``'s embeddings: the main pipeline when it does, one given
+        in ``pipelines=``, else one built from the configuration the gallery recorded (None when
+        there is none, or it cannot be built)."""
+        main = self.pipeline
+        if str(main.model_tag) == model:
+            return main
+        if model in self._given:
+            return self._given[model]
+        with self._lock:
+            if model not in self._built:
+                self._built[model] = self._build_recorded(model)
+            return self._built[model]
+
+    def _build_recorded(self, model: str) -> GalleryPipeline | None:
+        from faceprint.errors import FaceprintError
+        from faceprint.pipeline import Pipeline
+
+        rec = next((m for m in self.store.models() if m.tag == model), None)
+        if rec is None or not rec.pipeline:
+            return None
+        try:
+            cfg = config_from_record(rec.pipeline)
+            pipe = Pipeline.from_config(cfg)
+        except (FaceprintError, TypeError, ValueError) as e:
+            logger.warning("cannot build the recorded pipeline of model %s: %s", model, e)
+            return None
+        if pipe.model_tag != model:
+            logger.warning("the recorded pipeline of %s now makes %s (weights changed?)", model, pipe.model_tag)
+            return None
+        return pipe
+
+    def _other_pipelines(self, main_tag: str) -> builtins.list[GalleryPipeline]:
+        """Pipelines of every configured model other than ``main_tag`` (enrolment): those given in
+        ``pipelines=`` and every model the gallery holds. A held model without a pipeline is an
+        error: enrolment would leave its new faces lacking that model."""
+        out = [p for tag, p in self._given.items() if tag != main_tag]
+        lacking = []
+        for tag in self.models:
+            if tag == main_tag or tag in self._given:
+                continue
+            p = self.pipeline_for(tag)
+            if p is None:
+                lacking.append(tag)
+            else:
+                out.append(p)
+        if lacking:
+            raise GalleryError(
+                f"the gallery holds model(s) {', '.join(lacking)} but no pipeline for them is configured or recorded, "
+                "so enrolment cannot embed new faces with every model: pass pipelines=[...], or drop the model "
+                "(`faceprint gallery reembed --drop-model NAME`)"
+            )
+        return out
+
+    def _record_pipeline(self, pipe: GalleryPipeline) -> None:
+        """Record how ``pipe``'s model is made (once per model), so other processes can embed with it."""
+        tag = str(pipe.model_tag)
+        if tag in self._recorded:
+            return
+        self._recorded.add(tag)
+        rec = pipeline_record(pipe)
+        if rec is None:
+            return
+        have = next((m for m in self.store.models() if m.tag == tag), None)
+        if have is not None and have.pipeline is None:
+            self.store.add_model(tag, have.dim, pipeline=rec)
 
     def threshold(
         self, model: str | None = None, *, threshold: float | None = None, target_fpir: float | None = None
@@ -222,7 +350,7 @@ class Gallery:
         fpir = target_fpir if target_fpir is not None else self.target_fpir
         if thr is not None:
             return resolve_identification_threshold(tag, {}, threshold=thr)
-        comp = self.composition()
+        comp = self.composition(tag)
         try:  # a user calibration dropped in (or changed) while this gallery is open is picked up
             user_mtime: int | None = user_open_set_path(tag.split("@", 1)[0], self.home).stat().st_mtime_ns
         except OSError:
@@ -236,15 +364,18 @@ class Gallery:
         self._thr_cache = (key, out)
         return out
 
-    def composition(self) -> dict[int, int]:
-        """What a probe is compared with, for the open-set threshold: ``{photos per template:
-        identities}`` under the mean rule, ``{1: faces}`` under the max rule (cached; see
+    def composition(self, model: str | None = None) -> dict[int, int]:
+        """What a probe of ``model`` (default: the primary) is compared with, for the open-set
+        threshold: ``{photos per template: identities}`` over the faces holding that model's
+        embedding under the mean rule, ``{1: faces}`` under the max rule (cached; see
         :meth:`~faceprint.matching.search.GallerySearch.composition`)."""
-        return self._search.composition()
+        return self.search_for(model).composition()
 
     def close(self) -> None:
-        with self._search.lock:
-            self._search.close()
+        with self._lock:
+            for s in self._all_searches():
+                with s.lock:
+                    s.close()
             if self._owns_store:
                 self.store.close()
 
@@ -263,18 +394,22 @@ class Gallery:
 
     # ---------------------------------------------------------------- index
 
-    def sync_index(self) -> VectorIndex | None:
-        """Bring the index up to date with the store (see :meth:`GallerySearch.sync`)."""
-        return self._search.sync()
+    def sync_index(self, model: str | None = None) -> VectorIndex | None:
+        """Bring ``model``'s index (default: the primary's) up to date with the store (see
+        :meth:`GallerySearch.sync`)."""
+        return self.search_for(model).sync()
 
     def save_index(self) -> Path | None:
-        """Write the index beside the store (atomic); failures are logged, never raised (it is a cache)."""
+        """Write the indexes beside the store (atomic); failures are logged, never raised (they are
+        caches). Returns the primary model's."""
+        for s in self._searches.values():
+            s.save()
         return self._search.save()
 
-    def search(self, queries: np.ndarray, k: int = 5) -> list[list[Hit]]:
-        """Top-``k`` identities for each query vector: ``[(identity_id, score, face_id), ...]``
-        best first, under the gallery's ``combine`` rule."""
-        return self._search.search(queries, k, mean_exact_max=MEAN_EXACT_MAX)
+    def search(self, queries: np.ndarray, k: int = 5, *, model: str | None = None) -> list[list[Hit]]:
+        """Top-``k`` identities for each query vector (of ``model``, default the primary):
+        ``[(identity_id, score, face_id), ...]`` best first, under the gallery's ``combine`` rule."""
+        return self.search_for(model).search(queries, k, mean_exact_max=MEAN_EXACT_MAX)
 
     # -------------------------------------------------------------- identify
 
@@ -287,38 +422,45 @@ class Gallery:
         target_fpir: float | None = None,
         boxes: Sequence[Box | None] | None = None,
         detection_scores: Sequence[float | None] | None = None,
+        model: str | None = None,
     ) -> list[IdentifiedFace]:
-        """Identify already-computed embeddings (Embedding objects, or unit rows of a matrix in
-        the gallery's model). ``threshold`` overrides the open-set threshold; ``target_fpir``
-        changes the FPIR it is solved for (see the module docstring)."""
-        model: str | None
+        """Identify already-computed embeddings (Embedding objects, or unit rows of a matrix of
+        ``model``, default the primary) against the gallery's embeddings of **their** model only.
+        ``threshold`` overrides the open-set threshold; ``target_fpir`` changes the FPIR it is solved
+        for (see the module docstring)."""
+        held = self.store.models()
+        dims = {m.tag: m.dim for m in held}
         if isinstance(embeddings, np.ndarray):
             q = np.asarray(embeddings, np.float32)
             if q.ndim == 1:
                 q = q[None]
-            model = self.model
+            tag = model or self.model
         else:
             embs = list(embeddings)
             if not embs:
                 return []
             models = {e.model for e in embs}
-            model = self.model
-            if model is not None and models != {model}:
-                raise GalleryError(
-                    f"the gallery holds embeddings of model {model}; these come from {sorted(models)}: "
-                    "models are never mixed (re-embed the gallery with `faceprint gallery reembed`)"
-                )
-            model = model or embs[0].model
+            if len(models) != 1:
+                raise GalleryError(f"these embeddings come from several models {sorted(models)}: identify them separately")
+            (tag,) = models
+            if model is not None and tag != model:
+                raise GalleryError(f"model={model} given for embeddings of {tag}")
             q = np.stack([e.vector for e in embs])
-        if model is None:
-            model = self.pipeline.model_tag
-        gm = self.store.model()
-        if gm is not None and q.shape[1] != gm[1]:
-            raise GalleryError(f"queries are {q.shape[1]}-d but the gallery's model {gm[0]} is {gm[1]}-d")
+        if held and tag not in dims:
+            raise GalleryError(
+                f"the gallery holds embeddings of model(s) {', '.join(dims)}; these come from {tag}: models are never "
+                "mixed (use a pipeline of one of the gallery's models, or add this one: `faceprint gallery reembed "
+                "--add-model`)"
+            )
+        if tag is None:
+            tag = self.pipeline.model_tag
+        if tag in dims and q.shape[1] != dims[tag]:
+            raise GalleryError(f"queries are {q.shape[1]}-d but the gallery's model {tag} is {dims[tag]}-d")
+        gm = tag if tag in dims else None
         if target_fpir is not None and not 0.0 < float(target_fpir) < 1.0:
             raise InvalidInput(f"target_fpir must be in (0, 1), got {target_fpir}")
-        results = self.search(q, k) if gm is not None else [[] for _ in range(len(q))]
-        thr = self.threshold(model, threshold=threshold, target_fpir=target_fpir)  # after the search: index is current
+        results = self.search(q, k, model=gm) if gm is not None else [[] for _ in range(len(q))]
+        thr = self.threshold(tag, threshold=threshold, target_fpir=target_fpir)  # after the search: index is current
         names = self.store.identity_names([iid for r in results for iid, _, _ in r])
         out = []
         for i, res in enumerate(results):
@@ -371,6 +513,7 @@ class Gallery:
     def _check_pipeline_model(self, pipe: GalleryPipeline) -> str:
         return check_pipeline_model(self.store, pipe)
 
+
     def enroll(
         self,
         name: str,
@@ -378,17 +521,20 @@ class Gallery:
         *,
         select: Selection | int | None = None,
         metadata: dict[str, Any] | None = None,
+        add_model: bool = False,
     ) -> EnrollResult:
-        """Enroll one or more images (paths, bytes, arrays or Embeddings) of one person.
+        """Enroll one or more images (paths, bytes, arrays or Embeddings) of one person, embedded
+        by every model the gallery holds.
 
         Each photo must hold exactly one usable face unless ``select`` says which to take
         (``"largest"``, ``"center"``, ``"score"`` or an index, most prominent first); otherwise
         :class:`NoFaceFound` / :class:`MultipleFaces` is raised and nothing is stored. All images
         are stored in one transaction. An image already enrolled for this person (same content
         sha256, same model) is not stored twice: its outcome is ``"duplicate"``. The name goes
-        through :func:`~faceprint.matching.enrolment.enrolment_name`.
+        through :func:`~faceprint.matching.enrolment.enrolment_name`. A pipeline whose model the
+        gallery does not hold is refused (GalleryError) unless ``add_model``.
         """
-        return self._enrolment.enroll(name, images, select=select, metadata=metadata)
+        return self._enrolment.enroll(name, images, select=select, metadata=metadata, add_model=add_model)
 
     def enroll_many(
         self,
@@ -397,6 +543,7 @@ class Gallery:
         select: Selection | int | None = None,
         batch: int = 16,
         skip_known: bool = True,
+        add_model: bool = False,
     ) -> Iterator[EnrollOutcome]:
         """Bulk enrollment of ``(name, image)`` pairs, committing **each image** in its own
         transaction before yielding its outcome: a crash loses nothing reported enrolled.
@@ -406,7 +553,7 @@ class Gallery:
         enrolled for that name (same file content, same model) is reported ``"duplicate"`` without
         being re-embedded, so re-running an interrupted bulk enrollment is cheap.
         """
-        return self._enrolment.enroll_many(items, select=select, batch=batch, skip_known=skip_known)
+        return self._enrolment.enroll_many(items, select=select, batch=batch, skip_known=skip_known, add_model=add_model)
 
     # ------------------------------------------------------------ management
 
@@ -418,14 +565,25 @@ class Gallery:
         index snapshot is removed before the store deletes (so a crash cannot leave it holding
         them) and rewritten without them afterwards; the SQLite store overwrites deleted content
         and checkpoints its WAL (see docs/gallery.md for PostgreSQL)."""
-        with self._search.lock:
-            had = snapshot_exists(self.store)
-            if had:
-                self._search.drop_snapshot()
+        with self._lock:
+            had = self._drop_snapshots()
             try:
                 return self.store.delete_identity(name)
             finally:
-                self._search.forget_deleted(had)
+                for s in self._all_searches():
+                    s.forget_deleted(had)
+
+    def _drop_snapshots(self) -> bool:
+        """Remove every index snapshot beside the store (before a deletion); whether there was one."""
+        had = snapshot_exists(self.store)
+        for p in snapshot_paths(self.store):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                logger.warning("could not remove the gallery index %s (%s)", p, e)
+        return had
 
     def list(self) -> builtins.list[IdentityRecord]:
         """Every enrolled person, by name, with their number of faces."""
@@ -453,7 +611,8 @@ class Gallery:
 
         stats = import_file(self.store, path)
         if not self.store.native_search:
-            self.sync_index()
+            for tag in self.models:
+                self.sync_index(tag)
         return stats
 
     def reembed(
@@ -475,15 +634,94 @@ class Gallery:
         from faceprint.matching.transfer import reembed_store
 
         pipe = pipeline if pipeline is not None else self.pipeline
-        with self._search.lock:
-            had = snapshot_exists(self.store)
-            if had:
-                self._search.drop_snapshot()  # holds the old embeddings (and any dropped face)
+        with self._lock:
+            had = self._drop_snapshots()  # they hold the old embeddings (and any dropped face)
             try:
                 report = reembed_store(self.store, pipe, roots=roots, drop_missing=drop_missing, progress=progress)
+                self._record_pipeline(pipe)
             finally:
+                self._searches.clear()
                 self._search.reset()
                 self._search.forget_deleted(had)
         if pipeline is not None:
             self._set_pipeline(pipeline)
         return report
+
+    def add_model(
+        self,
+        pipeline: GalleryPipeline,
+        *,
+        roots: Sequence[str | os.PathLike[str]] = (),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ReembedReport:
+        """Add ``pipeline``'s model to the gallery: embed every enrolled face with it from its
+        source file (found at its stored path, content hash checked, or by content hash under
+        ``roots``; at its stored box), in one transaction, and record the pipeline's configuration
+        so enrolment embeds new faces with it too. The other models are untouched.
+
+        Faces whose source is gone (or holds no face at its box any more) are **kept**, with their
+        other models' embeddings: they are reported (``missing``) and counted as lacking the new
+        model by :meth:`info`; identification with the new model does not see them until they are
+        enrolled again. Re-running it (e.g. with ``roots``) embeds only the faces still lacking it.
+        """
+        from faceprint.matching.transfer import add_model_to_store
+
+        with self._lock:
+            report = add_model_to_store(self.store, pipeline, roots=roots, progress=progress,
+                                        pipeline_config=pipeline_record(pipeline))
+            self._recorded.add(str(pipeline.model_tag))
+            self._given.setdefault(str(pipeline.model_tag), pipeline)
+            s = self._searches.pop(str(pipeline.model_tag), None)
+            if s is not None:
+                s.reset()
+        return report
+
+    def drop_model(self, model: str) -> int:
+        """Forget ``model`` and all its embeddings (faces are kept with their other models'); the
+        next model becomes the primary when it was. Returns the number of embeddings removed."""
+        with self._lock:
+            had = self._drop_snapshots()
+            try:
+                n = self.store.drop_model(model)
+            finally:
+                self._searches.pop(model, None)
+                self._given.pop(model, None)
+                self._built.pop(model, None)
+                self._search.reset()
+                for s in self._all_searches():
+                    s.forget_deleted(had)
+        return n
+
+    def info(self) -> dict[str, Any]:
+        """Where the gallery is, its size, and per model: dimension, faces holding it, faces lacking it."""
+        ni, nf = self.store.count()
+        counts = self.store.model_counts()
+        models = []
+        for m in self.store.models():
+            n = counts.get(m.tag, 0)
+            entry: dict[str, Any] = {"model": m.tag, "dim": m.dim, "primary": m.primary, "faces": n, "faces_lacking": nf - n}
+            if nf - n:
+                entry["lacking"] = [f"{f.identity}: {f.source or f'face {f.id}'}" for f in self.store.faces_lacking(m.tag)[:20]]
+            if m.pipeline:
+                entry["pipeline"] = m.pipeline
+            models.append(entry)
+        return {"location": self.store.location, "model": self.model, "identities": ni, "faces": nf, "models": models}
+
+
+def pipeline_record(pipe: Any) -> dict[str, Any] | None:
+    """A pipeline's :class:`~faceprint.pipeline.PipelineConfig` as JSON-ready data (None when the
+    pipeline has no config, e.g. a test double), for the gallery's ``models`` table."""
+    cfg = getattr(pipe, "config", None)
+    if cfg is None or not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        return None
+    return {"format": "faceprint.pipeline/1", "config": dataclasses.asdict(cfg)}
+
+
+def config_from_record(rec: Mapping[str, Any]) -> Any:
+    """The :class:`~faceprint.pipeline.PipelineConfig` recorded by :func:`pipeline_record`."""
+    from faceprint.pipeline import PipelineConfig
+
+    if rec.get("format") != "faceprint.pipeline/1":
+        raise InvalidInput(f"not a recorded pipeline: {rec.get('format')!r}")
+    fields = {f.name for f in dataclasses.fields(PipelineConfig)}
+    return PipelineConfig(**{k: v for k, v in dict(rec["config"]).items() if k in fields})

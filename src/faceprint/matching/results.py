@@ -115,17 +115,30 @@ class EnrollResult:
 
 @dataclass(frozen=True)
 class ReembedReport:
+    """What a re-embedding did. ``dropped``: faces removed because their source was gone (only
+    with ``drop_missing``); ``missing``: faces kept without the new model's embedding because their
+    source was gone (``add_model``: they keep their other models' embeddings)."""
+
     model_from: str | None
     model_to: str
     n_reembedded: int
     n_dropped: int
     dropped: tuple[str, ...] = field(default=())
+    missing: tuple[str, ...] = field(default=())
+    added: bool = False  # True: the model was added beside the others (``add_model``)
+
+    @property
+    def n_missing(self) -> int:
+        return len(self.missing)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model_from": self.model_from,
             "model_to": self.model_to,
+            "added": self.added,
             "reembedded": self.n_reembedded,
             "dropped": self.n_dropped,
             "dropped_sources": list(self.dropped[:50]),
+            "missing": self.n_missing,
+            "missing_sources": list(self.missing[:50]),
         }

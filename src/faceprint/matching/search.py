@@ -9,6 +9,12 @@ also keeps one L2-normalised mean template per identity, updated incrementally.
 
 A store with ``native_search`` (PostgreSQL) searches itself; no local index is kept.
 
+**One model per search.** A gallery holding several models has one :class:`GallerySearch` per
+model (``model=``): its index, templates, change-log replay and composition see only that model's
+embeddings, so comparisons never mix models. ``model=None`` follows the store's primary model.
+Snapshots are per model (``<file>.index.npz`` for the primary model, as before, and
+``<file>.index.<model>.npz`` for the others).
+
 The index snapshot never holds a deleted face's embedding for longer than the deletion call:
 :meth:`GallerySearch.forget_deleted` drops the file before the store deletes and rewrites it
 after; a snapshot written while another process deletes is dropped again when the log shows it.
@@ -16,8 +22,10 @@ after; a snapshot written while another process deletes is dropped again when th
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,24 +44,44 @@ IndexKind = Literal["auto", "flat", "hnsw"]
 #: One search hit: ``(identity_id, score, face_id)`` (face_id -1 under the mean rule).
 Hit = tuple[int, float, int]
 
-__all__ = ["Combine", "GallerySearch", "Hit", "IndexKind", "index_path_of"]
+__all__ = ["Combine", "GallerySearch", "Hit", "IndexKind", "index_path_of", "snapshot_paths"]
 
 
-def index_path_of(store: GalleryStore) -> Path | None:
-    """Where the index snapshot of ``store`` lives (None for stores without a local file)."""
+def index_path_of(store: GalleryStore, model: str | None = None) -> Path | None:
+    """Where the index snapshot of ``store``'s ``model`` embeddings lives (None for stores without
+    a local file). ``model=None``: the single-model name used before galleries held several."""
     if store.native_search or "://" in store.location:
         return None
     loc = Path(store.location)
-    return loc.with_name(loc.name + ".index.npz")
+    if model is None:
+        return loc.with_name(loc.name + ".index.npz")
+    slug = re.sub(r"[^A-Za-z0-9._+-]+", "_", model)
+    return loc.with_name(f"{loc.name}.index.{slug}.npz")
+
+
+def snapshot_paths(store: GalleryStore) -> list[Path]:
+    """Every index snapshot file beside ``store`` (any model, and the single-model name)."""
+    p = index_path_of(store)
+    if p is None:
+        return []
+    return sorted(p.parent.glob(glob.escape(Path(store.location).name) + ".index*.npz"))
 
 
 class GallerySearch:
     """The search side of a gallery over one store (thread-safe)."""
 
     def __init__(
-        self, store: GalleryStore, *, index: IndexKind = "auto", combine: Combine = "mean", persist: bool = True
+        self,
+        store: GalleryStore,
+        *,
+        index: IndexKind = "auto",
+        combine: Combine = "mean",
+        persist: bool = True,
+        model: str | None = None,
     ) -> None:
         self.store = store
+        #: the model whose embeddings this search sees (None: the store's primary model, looked up)
+        self.model = model
         self.combine: Combine = combine
         self.persist = persist
         self._index_kind = index
@@ -75,9 +103,19 @@ class GallerySearch:
     def lock(self) -> threading.RLock:
         return self._lock
 
+    def tag(self) -> str | None:
+        """The model searched: ``model``, else the store's primary model (None while it has none)."""
+        if self.model is not None:
+            return self.model
+        m = self.store.model()
+        return m[0] if m else None
+
     @property
     def index_path(self) -> Path | None:
-        return index_path_of(self.store)
+        """The snapshot file: ``<file>.index.npz`` for the primary model's search (the name it had
+        when galleries held one model, so their snapshots stay valid), ``<file>.index.<model>.npz``
+        for another model's."""
+        return index_path_of(self.store, self.model)
 
     def reset(self) -> None:
         """Forget the in-memory index and templates (after the store's model was replaced)."""
@@ -102,8 +140,7 @@ class GallerySearch:
             stamp = self.store.stamp()
             if self._index is not None and self._stamp == stamp:
                 return self._index
-            model = self.store.model()
-            tag = model[0] if model else None
+            tag = self.tag()
             path = self.index_path
             if self._index is None and self.persist and path is not None:
                 loaded = load_index(path)
@@ -114,17 +151,18 @@ class GallerySearch:
                         self._templates = None
                         logger.debug("loaded index %s (%d faces, stamp %s)", path, len(idx), meta["stamp"])
             if self._index is not None and self._stamp is not None and self._stamp[0] == stamp[0] and self._index_model == tag:
-                changes = self.store.changes_since(self._stamp[1])
+                changes = self.store.changes_since(self._stamp[1], model=tag)
                 if changes is not None and len(changes) <= max(10000, len(self._index)):
                     self._apply_changes(self._index, changes)
-                    self._stamp = (stamp[0], changes[-1].seq if changes else self._stamp[1])
+                    # changes are of this model only: the stamp moves to the store's (or past it)
+                    self._stamp = (stamp[0], max(stamp[1], changes[-1].seq if changes else 0))
                     self._unsaved += len(changes)
                     self._maybe_switch_kind()
                     return self._index
             return self._rebuild(stamp, tag)
 
     def _rebuild(self, stamp: tuple[str, int], tag: str | None) -> VectorIndex:
-        fids, iids, mat = self.store.vectors()  # read after the stamp: replays are idempotent
+        fids, iids, mat = self.store.vectors(model=tag)  # read after the stamp: replays are idempotent
         kind = self._want_kind(len(fids), None)
         idx = new_index(kind, mat.shape[1] if len(fids) else None)
         if len(fids):
@@ -149,7 +187,7 @@ class GallerySearch:
                 self._template_update(old_iids, old_vecs, sign=-1.0)
         index.remove(dels)
         if adds:
-            fids, iids, mat = self.store.vectors(adds)
+            fids, iids, mat = self.store.vectors(adds, model=self._index_model)
             if len(fids):
                 index.add(fids, iids, mat)
                 if self._templates is not None:
@@ -183,7 +221,7 @@ class GallerySearch:
                 if index is None or stamp is None:
                     return None
                 save_index(index, path, stamp=stamp, model=self._index_model)
-                later = self.store.changes_since(stamp[1])
+                later = self.store.changes_since(stamp[1], model=self._index_model)
                 if later is None or any(ch.op == "del" for ch in later):
                     self.drop_snapshot()  # deleted meanwhile by another process: not kept on disk
                     return None
@@ -239,20 +277,21 @@ class GallerySearch:
                 return c[3]
             hist: dict[int, int]
             current = not native and self._index is not None and self._stamp == stamp  # the in-memory index is up to date
+            tag = self.tag()
             if self.combine == "max":
-                n = len(self._index) if current and self._index is not None else self.store.count()[1]
+                n = len(self._index) if current and self._index is not None else self.store.model_counts().get(tag or "", 0)
                 hist = {1: int(n)} if n else {}
             elif current and self._templates is not None:
                 counts = np.fromiter(self._tcount.values(), dtype=np.int64, count=len(self._tcount))
                 u, k = np.unique(counts[counts > 0], return_counts=True)
                 hist = dict(zip(u.tolist(), k.tolist(), strict=True))
             elif self._counts_templates and isinstance(self.store, CountsTemplates):
-                hist = dict(self.store.template_sizes())
+                hist = dict(self.store.template_sizes(model=tag))
             else:
-                hist = {}
-                for r in self.store.identities():
-                    if r.n_faces:
-                        hist[r.n_faces] = hist.get(r.n_faces, 0) + 1
+                _, iids, _ = self.store.vectors(model=tag)
+                _, per = np.unique(iids, return_counts=True)
+                u, k = np.unique(per, return_counts=True)
+                hist = dict(zip(u.tolist(), k.tolist(), strict=True))
             self._comp = ((stamp[0], self.combine), stamp[1], sum(k * v for k, v in hist.items()), hist)
             return hist
 
@@ -350,14 +389,15 @@ class GallerySearch:
 
     def _search_native(self, q: np.ndarray, k: int) -> list[list[Hit]]:
         store = self.store
+        tag = self.tag()
         if self.combine == "mean":
             if not isinstance(store, SearchesIdentities):
                 raise InvalidInput("this store does not support combine='mean'")
-            _, _, ii = store.search(q, max(8 * k, 64))  # candidates: identities of the nearest faces
+            _, _, ii = store.search(q, max(8 * k, 64), model=tag)  # candidates: identities of the nearest faces
             among = [sorted({int(i) for i in row if i >= 0}) for row in ii]
-            return store.search_identities(q, k, among)
+            return store.search_identities(q, k, among, model=tag)
         kk = max(4 * k, k + 16)
-        s, f, ii = store.search(q, kk)
+        s, f, ii = store.search(q, kk, model=tag)
         return [first_per_identity(s[r], f[r], ii[r], k) for r in range(len(q))]
 
 
@@ -376,5 +416,5 @@ def first_per_identity(s: np.ndarray, f: np.ndarray, ii: np.ndarray, k: int) -> 
 
 
 def snapshot_exists(store: GalleryStore) -> bool:
-    p = index_path_of(store)
-    return p is not None and os.path.exists(p)
+    """Whether any index snapshot file lies beside ``store``."""
+    return any(os.path.exists(p) for p in snapshot_paths(store))

@@ -3,9 +3,12 @@
 * :func:`export_store` writes the whole store to one portable SQLite gallery file (online backup
   for SQLite stores, a copy otherwise), ``0600``, atomically (``<file>.partial`` + rename).
 * :func:`import_file` merges such a file into a store by identity name, skipping faces already
-  present (same identity, model and content hash); a file of another model is refused.
+  present (same identity and content hash), every model's embeddings with them; a file holding a
+  model the (non-empty) gallery lacks is refused.
 * :func:`reembed_store` re-computes every face from its source file with another pipeline and
   switches the store's model in one transaction.
+* :func:`add_model_to_store` embeds every face with one more model, in one transaction, keeping
+  faces whose source is gone (reported missing for the new model).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from faceprint.matching.results import ReembedReport
 from faceprint.matching.store.base import BacksUp, GalleryStore, NewFace, WritesIdentities, WritesInBulk
 from faceprint.types import Embedding, Face
 
-__all__ = ["copy_store", "export_store", "import_file", "reembed_store"]
+__all__ = ["add_model_to_store", "copy_store", "export_store", "import_file", "reembed_store"]
 
 
 def export_store(store: GalleryStore, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -66,30 +69,49 @@ def import_file(store: GalleryStore, path: str | os.PathLike[str]) -> dict[str, 
 
 
 def copy_store(src: GalleryStore, dst: GalleryStore) -> dict[str, int]:
-    """Copy every identity and face of ``src`` into ``dst`` (merging by name; duplicates skipped)."""
-    sm, dm = src.model(), dst.model()
-    if sm is not None and dm is not None and sm != dm and dst.count()[1]:
-        raise GalleryError(
-            f"cannot import: the file holds embeddings of {sm[0]} ({sm[1]}-d), this gallery {dm[0]} ({dm[1]}-d); "
-            "models are never mixed"
-        )
+    """Copy every identity and face of ``src`` (with every model's embeddings) into ``dst``
+    (merging by name; duplicates skipped, though they gain the models they lacked)."""
+    smodels = src.models()
+    dmodels = {m.tag: m.dim for m in dst.models()}
+    if dst.count()[1]:
+        alien = [m.tag for m in smodels if m.tag not in dmodels or dmodels[m.tag] != m.dim]
+        if alien:
+            raise GalleryError(
+                f"cannot import: the file holds embeddings of {', '.join(alien)}, which this gallery "
+                f"({', '.join(dmodels) or 'no model'}) does not hold; models are never mixed "
+                "(add the model first: `faceprint gallery reembed --add-model`)"
+            )
+    else:  # an empty gallery follows the file's models
+        for tag in dmodels:
+            if tag not in {m.tag for m in smodels}:
+                dst.drop_model(tag)
+    for m in smodels:
+        dst.add_model(m.tag, m.dim, m.pipeline)
     metas = {r.name: r.metadata for r in src.identities()}
-    added = dup = 0
-    for batch in src.iter_faces(batch=5000, with_vectors=True):
+    added = dup = no_embedding = 0
+    for batch in src.iter_faces(batch=5000, with_vectors=False):
+        ids = [f.id for f in batch]
+        vecs: dict[int, list[Embedding]] = {}
+        for m in smodels:
+            fids, _, mat = src.vectors(ids, model=m.tag)
+            for fid, v in zip(fids.tolist(), mat, strict=True):
+                vecs.setdefault(int(fid), []).append(Embedding(v, model=m.tag))
         by_name: dict[str, list[NewFace]] = {}
         for f in batch:
-            if f.vector is None:  # pragma: no cover - asked for with_vectors
-                raise GalleryError(f"face {f.id} of {f.identity} came back without its embedding")
+            embs = vecs.get(f.id)
+            if not embs:
+                no_embedding += 1  # a face whose every model was dropped: nothing to compare
+                continue
             by_name.setdefault(f.identity, []).append(
-                NewFace(Embedding(f.vector, model=f.model), f.sha256, box=f.box, quality=f.quality, source=f.source)
+                NewFace(embs[0], f.sha256, box=f.box, quality=f.quality, source=f.source, extra=tuple(embs[1:]))
             )
         if isinstance(dst, WritesInBulk):  # one transaction per batch
-            n = dst.add_faces_bulk(list(by_name.items()))
+            n = dst.add_faces_bulk(list(by_name.items()), add_models=True)
             added += n
             dup += sum(len(v) for v in by_name.values()) - n
             continue
         for name, faces in by_name.items():
-            res = dst.add_faces(name, faces, metadata=metas.get(name) or None)
+            res = dst.add_faces(name, faces, metadata=metas.get(name) or None, add_models=True)
             dup += sum(r.duplicate for r in res)
             added += sum(not r.duplicate for r in res)
     if isinstance(dst, WritesIdentities):  # metadata, and identities without faces
@@ -97,7 +119,85 @@ def copy_store(src: GalleryStore, dst: GalleryStore) -> dict[str, int]:
         for name, meta in metas.items():
             if name not in have or (meta and have[name] != meta):
                 dst.add_identity(name, meta or None)
-    return {"identities": len(metas), "faces_added": added, "duplicates": dup}
+    out = {"identities": len(metas), "faces_added": added, "duplicates": dup}
+    if no_embedding:
+        out["skipped_without_embedding"] = no_embedding
+    return out
+
+
+def _source_bytes(rec: Any, roots: Sequence[str | os.PathLike[str]], cache: dict[str, dict[str, Path]]) -> bytes | None:
+    """The bytes of a face's source: at its stored path when its content hash still matches, else
+    found by content hash under ``roots`` (hashed once, cached in ``cache``)."""
+    if rec.source and Path(rec.source).is_file():
+        try:
+            b = Path(rec.source).read_bytes()
+        except OSError:
+            b = b""
+        if hashlib.sha256(b).hexdigest() == rec.sha256:
+            return b
+    if roots:
+        if "tree" not in cache:
+            cache["tree"] = _hash_tree(roots)
+        p = cache["tree"].get(rec.sha256)
+        if p is not None:
+            try:
+                return p.read_bytes()
+            except OSError:
+                return None
+    return None
+
+
+def _embed_at_box(pipeline: Any, data: bytes, rec: Any) -> np.ndarray | None:
+    from faceprint.io import load_image
+
+    img = load_image(data)
+    faces = pipeline.process(img, boxes=[rec.box]) if rec.box is not None else pipeline.process(img)
+    faces = [f for f in faces if f.embedding is not None]
+    if not faces:
+        return None
+    emb = _most_prominent(faces).embedding
+    return None if emb is None else np.asarray(emb.vector, np.float32)
+
+
+def add_model_to_store(
+    store: GalleryStore,
+    pipeline: Any,
+    *,
+    roots: Sequence[str | os.PathLike[str]] = (),
+    progress: Callable[[int, int], None] | None = None,
+    pipeline_config: dict[str, Any] | None = None,
+) -> ReembedReport:
+    """Embed the faces of ``store`` that lack ``pipeline``'s model (all of them when the model is
+    new) from their source files, at their stored boxes, and store those embeddings in one
+    transaction (recording the model and ``pipeline_config``). Faces whose source cannot be found
+    are kept and reported in ``missing``."""
+    tag = str(pipeline.model_tag)
+    held = {m.tag: m.dim for m in store.models()}
+    primary = store.model()
+    records = store.faces_lacking(tag) if tag in held else [f for b in store.iter_faces(with_vectors=False) for f in b]
+    cache: dict[str, dict[str, Path]] = {}
+    vectors: dict[int, np.ndarray] = {}
+    missing: list[str] = []
+    for i, rec in enumerate(records):
+        data = _source_bytes(rec, roots, cache)
+        vec = _embed_at_box(pipeline, data, rec) if data is not None else None
+        if vec is None:
+            missing.append(f"{rec.identity}: {rec.source or f'face {rec.id}'}")
+        else:
+            vectors[rec.id] = vec
+        if progress:
+            progress(i + 1, len(records))
+    if vectors:
+        dim = int(next(iter(vectors.values())).size)
+    elif tag in held:
+        dim = held[tag]
+    else:
+        card = getattr(getattr(pipeline, "embedder", None), "card", None)
+        dim = int(getattr(card, "embedding_dim", 0) or 0)
+        if not dim:
+            raise GalleryError(f"cannot add {tag}: no face of the gallery could be embedded (every source is missing)")
+    store.set_embeddings(tag, dim, vectors, pipeline=pipeline_config)
+    return ReembedReport(primary[0] if primary else None, tag, len(vectors), 0, (), tuple(missing), added=True)
 
 
 def _hash_tree(roots: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
@@ -130,39 +230,20 @@ def reembed_store(
     stored path, content hash checked, or by content hash under ``roots``), at its stored box, and
     make the pipeline's model the store's, in one transaction. Missing sources make it fail
     (nothing changed) unless ``drop_missing``."""
-    from faceprint.io import load_image
-
     m = store.model()
     old = m[0] if m else None
     tag = str(pipeline.model_tag)
     records = [f for batch in store.iter_faces(with_vectors=False) for f in batch]
-    by_hash: dict[str, Path] | None = None
+    cache: dict[str, dict[str, Path]] = {}
     vectors: dict[int, np.ndarray] = {}
     missing: list[str] = []
     for i, rec in enumerate(records):
-        data = None
-        if rec.source and Path(rec.source).is_file():
-            b = Path(rec.source).read_bytes()
-            if hashlib.sha256(b).hexdigest() == rec.sha256:
-                data = b
-        if data is None and roots:
-            if by_hash is None:
-                by_hash = _hash_tree(roots)
-            p = by_hash.get(rec.sha256)
-            if p is not None:
-                data = p.read_bytes()
-        if data is None:
+        data = _source_bytes(rec, roots, cache)
+        vec = _embed_at_box(pipeline, data, rec) if data is not None else None
+        if vec is None:
             missing.append(rec.source or f"face {rec.id} of {rec.identity}")
-            continue
-        img = load_image(data)
-        faces = pipeline.process(img, boxes=[rec.box]) if rec.box is not None else pipeline.process(img)
-        faces = [f for f in faces if f.embedding is not None]
-        if not faces:
-            missing.append(rec.source or f"face {rec.id} of {rec.identity}")
-            continue
-        emb = _most_prominent(faces).embedding
-        if emb is not None:
-            vectors[rec.id] = emb.vector
+        else:
+            vectors[rec.id] = vec
         if progress:
             progress(i + 1, len(records))
     if missing and not drop_missing:

@@ -208,7 +208,7 @@ def test_index_persisted_loaded_and_caught_up(tmp_path: Path, monkeypatch: pytes
     g2 = Gallery(home=tmp_path, pipeline=FakePipeline(), threshold=THR)
     calls = []
     real = g2.store.vectors
-    monkeypatch.setattr(g2.store, "vectors", lambda ids=None: calls.append(ids) or real(ids))
+    monkeypatch.setattr(g2.store, "vectors", lambda ids=None, **kw: calls.append(ids) or real(ids, **kw))
     assert g2.identify(make_image(2, 3))[0].identity == "bob"
     assert calls == []
     # stale: another instance enrolls; the saved index is caught up from the change log

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from faceprint.matching.store.base import AddResult, Change, FaceRecord, GalleryStore, IdentityRecord, NewFace
+from faceprint.matching.store.base import AddResult, Change, FaceRecord, GalleryStore, IdentityRecord, ModelRecord, NewFace
 
 
 def open_store(location: str | os.PathLike[str], **kwargs: Any) -> GalleryStore:
@@ -22,4 +22,4 @@ def open_store(location: str | os.PathLike[str], **kwargs: Any) -> GalleryStore:
     return SqliteStore(loc, **kwargs)
 
 
-__all__ = ["AddResult", "Change", "FaceRecord", "GalleryStore", "IdentityRecord", "NewFace", "open_store"]
+__all__ = ["AddResult", "Change", "FaceRecord", "GalleryStore", "IdentityRecord", "ModelRecord", "NewFace", "open_store"]

@@ -5,11 +5,12 @@ processes or machines.
     >>> Gallery(store=store).identify("photo.jpg")                           # doctest: +SKIP
 
 * Same schema and semantics as :class:`~faceprint.matching.store.sqlite.SqliteStore`, in a
-  PostgreSQL schema of its own (``schema=``, default ``faceprint``): identities, faces (embedding as
-  pgvector ``vector(d)``), gallery metadata, a change log filled by a trigger, a schema version.
-* Vector search runs in the database (``native_search``): an **HNSW index** (``vector_ip_ops``:
-  inner product = cosine on unit vectors) built when the gallery's model is set; ``ef_search``
-  is set per session. No local index is kept.
+  PostgreSQL schema of its own (``schema=``, default ``faceprint``): identities, faces, their
+  embeddings (one per model, pgvector ``vector``), the models, gallery metadata, a change log
+  filled by a trigger, a schema version (:mod:`~faceprint.matching.store.postgres_schema`).
+* Vector search runs in the database (``native_search``): one **HNSW index per model** (a
+  partial expression index, ``vector_ip_ops``: inner product = cosine on unit vectors) built when
+  the model is added; ``ef_search`` is set per session. No local index is kept.
 * Writers are serialised by a transaction-scoped advisory lock, so change-log order is commit
   order and the model check cannot race.
 * Needs the ``vector`` extension (pgvector ≥ 0.5 for HNSW) available on the server; it is created
@@ -35,7 +36,14 @@ import numpy as np
 
 from faceprint.errors import GalleryError, InvalidInput, ModelUnavailable, StorageError
 from faceprint.matching.store._shared import SqlStoreMixin
-from faceprint.matching.store.base import Change, FaceRecord, IdentityRecord, NewFace
+from faceprint.matching.store.base import Change, FaceRecord, IdentityRecord, ModelRecord, NewFace
+from faceprint.matching.store.postgres_schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    model_index_name,
+    model_index_sql,
+    quote_literal,
+)
 from faceprint.types import Box
 
 logger = logging.getLogger(__name__)
@@ -45,50 +53,7 @@ HNSW_EF_CONSTRUCTION = 64
 DEFAULT_EF_SEARCH = 100
 _LOCK_KEY = 0x66616365  # advisory lock id ("face"), combined with the schema's hash
 
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        "CREATE TABLE gallery_meta (key text PRIMARY KEY, value text NOT NULL)",
-        """CREATE TABLE identities (
-            id bigserial PRIMARY KEY,
-            name text NOT NULL UNIQUE,
-            metadata jsonb NOT NULL DEFAULT '{}',
-            created double precision NOT NULL)""",
-        """CREATE TABLE faces (
-            id bigserial PRIMARY KEY,
-            identity_id bigint NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
-            model text NOT NULL,
-            dim integer NOT NULL,
-            embedding vector NOT NULL,
-            sha256 text NOT NULL,
-            x1 double precision, y1 double precision, x2 double precision, y2 double precision,
-            quality double precision,
-            source text,
-            created double precision NOT NULL,
-            UNIQUE (identity_id, model, sha256))""",
-        "CREATE INDEX faces_identity ON faces(identity_id)",
-        "CREATE INDEX faces_sha256 ON faces(sha256)",
-        """CREATE TABLE face_log (
-            seq bigserial PRIMARY KEY,
-            op text NOT NULL,
-            face_id bigint NOT NULL,
-            identity_id bigint NOT NULL)""",
-        """CREATE FUNCTION faces_log() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF TG_OP = 'INSERT' THEN
-                INSERT INTO face_log(op, face_id, identity_id) VALUES ('add', NEW.id, NEW.identity_id);
-              ELSIF TG_OP = 'DELETE' THEN
-                INSERT INTO face_log(op, face_id, identity_id) VALUES ('del', OLD.id, OLD.identity_id);
-              ELSE
-                INSERT INTO face_log(op, face_id, identity_id) VALUES ('del', OLD.id, OLD.identity_id);
-                INSERT INTO face_log(op, face_id, identity_id) VALUES ('add', NEW.id, NEW.identity_id);
-              END IF;
-              RETURN NULL;
-            END $$""",
-        # not "UPDATE OF embedding": a column named in a trigger cannot change type (re-embedding does)
-        "CREATE TRIGGER faces_log AFTER INSERT OR DELETE OR UPDATE ON faces FOR EACH ROW EXECUTE FUNCTION faces_log()",
-    ),
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
+_MIGRATIONS = MIGRATIONS
 
 
 def _psycopg() -> Any:
@@ -294,6 +259,9 @@ class PostgresStore(SqlStoreMixin):
                     for stmt in _MIGRATIONS[v]:
                         c.execute(stmt)
                     logger.info("gallery %s migrated to schema version %d", self.location, v + 1)
+                if version < SCHEMA_VERSION:
+                    for tag, dim in c.execute("SELECT tag, dim FROM models").fetchall():
+                        c.execute(model_index_sql(tag, int(dim), HNSW_M, HNSW_EF_CONSTRUCTION))
                 if version != SCHEMA_VERSION:
                     c.execute("DELETE FROM schema_version")
                     c.execute("INSERT INTO schema_version(version) VALUES (%s)", (SCHEMA_VERSION,))
@@ -328,35 +296,77 @@ class PostgresStore(SqlStoreMixin):
             m, d = self._meta(c, "model"), self._meta(c, "dim")
         return None if m is None else (m, int(d or 0))
 
+    def models(self) -> list[ModelRecord]:
+        with self._tx(False) as c:
+            prim = self._meta(c, "model")
+            rows = c.execute("SELECT tag, dim, pipeline, added FROM models ORDER BY added, tag").fetchall()
+        recs = [ModelRecord(r[0], int(r[1]), dict(r[2]) if r[2] else None, float(r[3]), r[0] == prim) for r in rows]
+        return sorted(recs, key=lambda r: not r.primary)
+
+    def _models_in(self, c: Any) -> dict[str, int]:
+        return {str(t): int(d) for t, d in c.execute("SELECT tag, dim FROM models").fetchall()}
+
+    def _tag_dim(self, model: str | None) -> tuple[str, int] | None:
+        """``(tag, dim)`` of ``model`` (the primary when None); None when the gallery lacks it."""
+        with self._tx(False) as c:
+            tag = model if model is not None else self._meta(c, "model")
+            if tag is None:
+                return None
+            row = c.execute("SELECT dim FROM models WHERE tag=%s", (tag,)).fetchone()
+        return None if row is None else (tag, int(row[0]))
+
     def stamp(self) -> tuple[str, int]:
         with self._tx(False) as c:
             u = self._meta(c, "uuid") or ""
             seq = c.execute("SELECT COALESCE(MAX(seq), 0) FROM face_log").fetchone()[0]
         return u, int(seq)
 
-    def changes_since(self, seq: int) -> list[Change] | None:
+    def changes_since(self, seq: int, *, model: str | None = None) -> list[Change] | None:
         with self._tx(False) as c:
             last, first = c.execute("SELECT COALESCE(MAX(seq), 0), MIN(seq) FROM face_log").fetchone()
             if seq > last or (first is not None and seq < first - 1) or (first is None and seq < last):
                 return None
-            rows = c.execute("SELECT seq, op, face_id, identity_id FROM face_log WHERE seq > %s ORDER BY seq", (seq,)).fetchall()
-        return [Change(int(s), str(o), int(f), int(i)) for s, o, f, i in rows]
+            sql = "SELECT seq, op, face_id, identity_id, model FROM face_log WHERE seq > %s"
+            params: tuple[Any, ...] = (seq,)
+            if model is not None:
+                sql += " AND model = %s"
+                params = (seq, model)
+            rows = c.execute(sql + " ORDER BY seq", params).fetchall()
+        return [Change(int(s), str(o), int(f), int(i), m) for s, o, f, i, m in rows]
 
     # --------------------------------------------------------------- writes
 
-    def _set_model(self, c: Any, tag: str, dim: int) -> None:
-        c.execute("DROP INDEX IF EXISTS faces_embedding_hnsw")
-        c.execute("ALTER TABLE faces ALTER COLUMN embedding TYPE vector")
-        c.execute(f"ALTER TABLE faces ALTER COLUMN embedding TYPE vector({int(dim)})")
+    def _add_model_row(self, c: Any, tag: str, dim: int, pipeline_json: str | None) -> None:
         c.execute(
-            f"CREATE INDEX faces_embedding_hnsw ON faces USING hnsw (embedding vector_ip_ops) "
-            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+            "INSERT INTO models(tag, dim, pipeline, added) VALUES (%s, %s, %s::jsonb, %s)",
+            (tag, int(dim), pipeline_json, time.time()),
         )
+        c.execute(model_index_sql(tag, dim, HNSW_M, HNSW_EF_CONSTRUCTION))
+        if self._meta(c, "model") is None:
+            self._set_primary(c, tag, dim)
+
+    def _set_pipeline(self, c: Any, tag: str, pipeline_json: str) -> None:
+        c.execute("UPDATE models SET pipeline=%s::jsonb WHERE tag=%s", (pipeline_json, tag))
+
+    @staticmethod
+    def _set_primary(c: Any, tag: str | None, dim: int = 0) -> None:
+        if tag is None:
+            c.execute("DELETE FROM gallery_meta WHERE key IN ('model', 'dim')")
+            return
         for k, v in (("model", tag), ("dim", str(dim))):
             c.execute(
                 "INSERT INTO gallery_meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                 (k, v),
             )
+
+    def _drop_model_rows(self, c: Any, tag: str) -> None:
+        c.execute(f"DROP INDEX IF EXISTS {model_index_name(tag)}")
+        c.execute("DELETE FROM models WHERE tag=%s", (tag,))  # cascades to its embeddings
+
+    def _clear_models(self, c: Any) -> None:
+        for tag in self._models_in(c):
+            self._drop_model_rows(c, tag)
+        self._set_primary(c, None)
 
     @staticmethod
     def _has_faces(c: Any) -> bool:
@@ -376,13 +386,20 @@ class PostgresStore(SqlStoreMixin):
     def _insert_face(c: Any, identity_id: int, f: NewFace, now: float) -> int | None:
         b = f.box.as_tuple() if f.box is not None else (None, None, None, None)
         row = c.execute(
-            "INSERT INTO faces(identity_id, model, dim, embedding, sha256, x1, y1, x2, y2, quality, source, created) "
-            "VALUES (%s, %s, %s, %s::vector, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (identity_id, model, sha256) DO NOTHING RETURNING id",
-            (identity_id, f.embedding.model, f.embedding.dim, _vec_text(f.embedding.vector), f.sha256, *b,
-             None if f.quality is None else float(f.quality), f.source, now),
+            "INSERT INTO faces(identity_id, sha256, x1, y1, x2, y2, quality, source, created) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (identity_id, sha256) DO NOTHING RETURNING id",
+            (identity_id, f.sha256, *b, None if f.quality is None else float(f.quality), f.source, now),
         ).fetchone()
         return None if row is None else int(row[0])
+
+    @staticmethod
+    def _insert_embedding(c: Any, face_id: int, identity_id: int, emb: Any) -> None:
+        c.execute(
+            "INSERT INTO embeddings(face_id, identity_id, model, dim, embedding) VALUES (%s, %s, %s, %s, %s::vector) "
+            "ON CONFLICT (face_id, model) DO NOTHING",
+            (face_id, identity_id, emb.model, emb.dim, _vec_text(emb.vector)),
+        )
 
     def delete_faces(self, face_ids: Sequence[int]) -> int:
         with self._write() as c:
@@ -392,31 +409,46 @@ class PostgresStore(SqlStoreMixin):
         return n
 
     def _erase_deleted(self) -> None:
-        """With ``vacuum_on_delete``: ``VACUUM`` the faces and identities tables (outside any
-        transaction: the connection is in autocommit mode). A failure is logged, not raised: the
-        delete itself has committed."""
+        """With ``vacuum_on_delete``: ``VACUUM`` the gallery's tables (outside any transaction:
+        the connection is in autocommit mode). A failure is logged, not raised: the delete itself
+        has committed."""
         if not self.vacuum_on_delete:
             return
         psycopg = _psycopg()
         try:
-            self._conn().execute("VACUUM faces, identities")
+            self._conn().execute("VACUUM faces, embeddings, identities")
         except psycopg.Error as e:
             logger.warning("VACUUM after a delete in %s failed: %s", self.location, e)
+
+    @staticmethod
+    def _upsert_vectors(c: Any, model: str, dim: int, vectors: dict[int, np.ndarray]) -> int:
+        n = 0
+        for fid, vec in vectors.items():
+            v = np.asarray(vec, np.float32).reshape(-1)
+            if v.size != dim:
+                raise GalleryError(f"re-embedding produced a {v.size}-d vector for face {fid}, expected {dim}")
+            cur = c.execute(
+                "INSERT INTO embeddings(face_id, identity_id, model, dim, embedding) "
+                "SELECT id, identity_id, %s, %s, %s::vector FROM faces WHERE id = %s "
+                "ON CONFLICT (face_id, model) DO UPDATE SET embedding = EXCLUDED.embedding, dim = EXCLUDED.dim",
+                (model, dim, _vec_text(v), int(fid)),
+            )
+            n += int(cur.rowcount)
+        return n
 
     def replace_model(self, model: str, dim: int, vectors: dict[int, np.ndarray]) -> None:
         with self._write() as c:
             ids = [int(i) for i in vectors]
             c.execute("DELETE FROM faces WHERE NOT (id = ANY(%s))", (ids,))
-            c.execute("DROP INDEX IF EXISTS faces_embedding_hnsw")
-            c.execute("ALTER TABLE faces ALTER COLUMN embedding TYPE vector")
-            for fid, vec in vectors.items():
-                v = np.asarray(vec, np.float32).reshape(-1)
-                if v.size != dim:
-                    raise GalleryError(f"re-embedding produced a {v.size}-d vector for face {fid}, expected {dim}")
-                c.execute(
-                    "UPDATE faces SET embedding=%s::vector, model=%s, dim=%s WHERE id=%s", (_vec_text(v), model, dim, int(fid))
-                )
-            self._set_model(c, model, dim)
+            have = self._models_in(c)
+            for tag, d in have.items():
+                if tag != model or d != dim:
+                    self._drop_model_rows(c, tag)
+            self._set_primary(c, None)
+            if have.get(model) != dim:
+                self._add_model_row(c, model, dim, None)
+            self._set_primary(c, model, dim)
+            self._upsert_vectors(c, model, dim, vectors)
 
     # ---------------------------------------------------------------- reads
 
@@ -426,11 +458,23 @@ class PostgresStore(SqlStoreMixin):
             nf = c.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
         return int(ni), int(nf)
 
-    def template_sizes(self) -> dict[int, int]:
-        """``{faces per identity: identities}`` over identities with at least one face."""
+    def model_counts(self) -> dict[str, int]:
         with self._tx(False) as c:
             rows = c.execute(
-                "SELECT n, COUNT(*) FROM (SELECT COUNT(*) AS n FROM faces GROUP BY identity_id) s GROUP BY n"
+                "SELECT m.tag, COUNT(e.face_id) FROM models m LEFT JOIN embeddings e ON e.model = m.tag GROUP BY m.tag"
+            ).fetchall()
+        return {str(t): int(n) for t, n in rows}
+
+    def template_sizes(self, *, model: str | None = None) -> dict[int, int]:
+        """``{faces per identity: identities}`` over identities with at least one ``model`` face."""
+        td = self._tag_dim(model)
+        if td is None:
+            return {}
+        with self._tx(False) as c:
+            rows = c.execute(
+                "SELECT n, COUNT(*) FROM (SELECT COUNT(*) AS n FROM embeddings WHERE model = %s GROUP BY identity_id) s "
+                "GROUP BY n",
+                (td[0],),
             ).fetchall()
         return {int(n): int(k) for n, k in rows}
 
@@ -459,13 +503,16 @@ class PostgresStore(SqlStoreMixin):
             rows = c.execute("SELECT id, name FROM identities WHERE id = ANY(%s)", (uniq,)).fetchall()
         return {int(i): n for i, n in rows}
 
-    _COLS = "f.id, f.identity_id, i.name, f.model, f.sha256, f.x1, f.y1, f.x2, f.y2, f.quality, f.source, f.created"
+    _COLS = (
+        "f.id, f.identity_id, i.name, e.model, f.sha256, f.x1, f.y1, f.x2, f.y2, f.quality, f.source, f.created, "
+        "ARRAY(SELECT x.model FROM embeddings x WHERE x.face_id = f.id ORDER BY x.model)"
+    )
 
     @staticmethod
     def _face(r: Sequence[Any], vec: Any = None) -> FaceRecord:
         box = None if r[5] is None else Box(r[5], r[6], r[7], r[8])
-        return FaceRecord(int(r[0]), int(r[1]), r[2], r[3], r[4], box, r[9], r[10], float(r[11]),
-                          vector=None if vec is None else _parse_vec(vec))
+        return FaceRecord(int(r[0]), int(r[1]), r[2], r[3] or "", r[4], box, r[9], r[10], float(r[11]),
+                          vector=None if vec is None else _parse_vec(vec), models=tuple(r[12] or ()))
 
     def find_faces_by_hash(self, model: str, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         shas = sorted({s for _, s in pairs})
@@ -474,48 +521,63 @@ class PostgresStore(SqlStoreMixin):
         with self._tx(False) as c:
             rows = c.execute(
                 "SELECT i.name, f.sha256, f.id FROM faces f JOIN identities i ON i.id = f.identity_id "
-                "WHERE f.model = %s AND f.sha256 = ANY(%s)",
+                "JOIN embeddings e ON e.face_id = f.id AND e.model = %s WHERE f.sha256 = ANY(%s)",
                 (model, shas),
             ).fetchall()
         want = set(pairs)
         return {(n, s): int(f) for n, s, f in rows if (n, s) in want}
 
-    def faces(self, name: str | None = None, *, with_vectors: bool = False) -> list[FaceRecord]:
-        cols = self._COLS + (", f.embedding::text" if with_vectors else "")
-        sql = f"SELECT {cols} FROM faces f JOIN identities i ON i.id = f.identity_id"
-        params: tuple[Any, ...] = ()
+    def _face_query(self, with_vectors: bool, model: str | None) -> tuple[str, list[Any]]:
+        cols = self._COLS + (", e.embedding::text" if with_vectors else "")
+        join = "JOIN" if with_vectors else "LEFT JOIN"
+        td = self._tag_dim(model)
+        sql = (f"SELECT {cols} FROM faces f JOIN identities i ON i.id = f.identity_id "
+               f"{join} embeddings e ON e.face_id = f.id AND e.model = %s")
+        return sql, [td[0] if td else (model or "")]
+
+    def faces(self, name: str | None = None, *, with_vectors: bool = False, model: str | None = None) -> list[FaceRecord]:
+        sql, params = self._face_query(with_vectors, model)
         if name is not None:
             sql += " WHERE i.name = %s"
-            params = (name,)
+            params.append(name)
         with self._tx(False) as c:
             rows = c.execute(sql + " ORDER BY f.id", params).fetchall()
-        return [self._face(r, r[12] if with_vectors else None) for r in rows]
+        return [self._face(r, r[13] if with_vectors else None) for r in rows]
 
-    def iter_faces(self, *, batch: int = 10000, with_vectors: bool = True) -> Iterator[list[FaceRecord]]:
+    def faces_lacking(self, model: str) -> list[FaceRecord]:
+        sql, params = self._face_query(False, model)
+        with self._tx(False) as c:
+            rows = c.execute(sql + " WHERE e.face_id IS NULL ORDER BY f.id", params).fetchall()
+        return [self._face(r, None) for r in rows]
+
+    def iter_faces(
+        self, *, batch: int = 10000, with_vectors: bool = True, model: str | None = None
+    ) -> Iterator[list[FaceRecord]]:
         last = -1
-        cols = self._COLS + (", f.embedding::text" if with_vectors else "")
+        base, params = self._face_query(with_vectors, model)
         while True:
             with self._tx(False) as c:
-                rows = c.execute(
-                    f"SELECT {cols} FROM faces f JOIN identities i ON i.id = f.identity_id "
-                    "WHERE f.id > %s ORDER BY f.id LIMIT %s",
-                    (last, batch),
-                ).fetchall()
+                rows = c.execute(base + " WHERE f.id > %s ORDER BY f.id LIMIT %s", (*params, last, batch)).fetchall()
             if not rows:
                 return
-            yield [self._face(r, r[12] if with_vectors else None) for r in rows]
+            yield [self._face(r, r[13] if with_vectors else None) for r in rows]
             last = int(rows[-1][0])
 
-    def vectors(self, face_ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        m = self.model()
-        dim = m[1] if m else 0
+    def vectors(
+        self, face_ids: Sequence[int] | None = None, *, model: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        td = self._tag_dim(model)
+        tag, dim = td if td else (model or "", 0)
         with self._tx(False) as c:
             if face_ids is None:
-                rows = c.execute("SELECT id, identity_id, embedding::text FROM faces ORDER BY id").fetchall()
+                rows = c.execute(
+                    "SELECT face_id, identity_id, embedding::text FROM embeddings WHERE model = %s ORDER BY face_id", (tag,)
+                ).fetchall()
             else:
                 rows = c.execute(
-                    "SELECT id, identity_id, embedding::text FROM faces WHERE id = ANY(%s) ORDER BY id",
-                    ([int(i) for i in face_ids],),
+                    "SELECT face_id, identity_id, embedding::text FROM embeddings WHERE model = %s AND face_id = ANY(%s) "
+                    "ORDER BY face_id",
+                    (tag, [int(i) for i in face_ids]),
                 ).fetchall()
         n = len(rows)
         fids = np.array([r[0] for r in rows], np.int64)
@@ -523,52 +585,54 @@ class PostgresStore(SqlStoreMixin):
         mat = np.stack([_parse_vec(r[2]) for r in rows]) if n else np.zeros((0, dim), np.float32)
         return fids, iids, mat
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Top-k faces per query through the HNSW index (``<#>`` = negative inner product)."""
+    def search(self, queries: np.ndarray, k: int, *, model: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-k faces per query through the model's HNSW index (``<#>`` = negative inner product)."""
         q = np.asarray(queries, np.float32)
         if q.ndim == 1:
             q = q[None]
         scores = np.full((len(q), k), -np.inf, np.float32)
         fids = np.full((len(q), k), -1, np.int64)
         iids = np.full((len(q), k), -1, np.int64)
-        m = self.model()
-        if m is None:
+        td = self._tag_dim(model)
+        if td is None:
             return scores, fids, iids
-        if q.shape[1] != m[1]:
-            raise InvalidInput(f"queries are {q.shape[1]}-d but the gallery's model {m[0]} is {m[1]}-d")
+        tag, dim = td
+        if q.shape[1] != dim:
+            raise InvalidInput(f"queries are {q.shape[1]}-d but the gallery's model {tag} is {dim}-d")
+        # the model as a literal, so the planner matches the model's partial index
+        sql = (f"SELECT face_id, identity_id, embedding::vector({dim}) <#> %s::vector({dim}) AS d FROM embeddings "
+               f"WHERE model = {quote_literal(tag)} ORDER BY d LIMIT %s")
         with self._tx(False) as c:
             c.execute(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, int(k))}")
             for r, v in enumerate(q):
-                rows = c.execute(
-                    f"SELECT id, identity_id, embedding <#> %s::vector({m[1]}) AS d FROM faces ORDER BY d LIMIT %s",
-                    (_vec_text(v), int(k)),
-                ).fetchall()
+                rows = c.execute(sql, (_vec_text(v), int(k))).fetchall()
                 for j, (fid, iid, d) in enumerate(rows):
                     scores[r, j], fids[r, j], iids[r, j] = -float(d), int(fid), int(iid)
         return scores, fids, iids
 
     def search_identities(
-        self, queries: np.ndarray, k: int, among: Sequence[Sequence[int]] | None = None
+        self, queries: np.ndarray, k: int, among: Sequence[Sequence[int]] | None = None, *, model: str | None = None
     ) -> list[list[tuple[int, float, int]]]:
-        """``combine='mean'``: cosine to each identity's normalised mean embedding — over every
-        identity (a scan), or, per query, only the identities listed in ``among``."""
+        """``combine='mean'``: cosine to each identity's normalised mean ``model`` embedding — over
+        every identity (a scan), or, per query, only the identities listed in ``among``."""
         q = np.asarray(queries, np.float32)
         if q.ndim == 1:
             q = q[None]
-        m = self.model()
-        if m is None:
+        td = self._tag_dim(model)
+        if td is None:
             return [[] for _ in q]
+        tag, dim = td
         out = []
         with self._tx(False) as c:
             for r, v in enumerate(q):
-                where, params = "", [_vec_text(v)]  # type: tuple[str, list[Any]]
+                where, params = "", [_vec_text(v), tag]  # type: tuple[str, list[Any]]
                 if among is not None:
-                    where = "WHERE identity_id = ANY(%s) "
+                    where = "AND identity_id = ANY(%s) "
                     params.append([int(i) for i in among[r]])
                 rows = c.execute(
-                    f"SELECT identity_id, -((avg(embedding) <#> %s::vector({m[1]}))"
-                    " / NULLIF(vector_norm(avg(embedding)), 0)) AS s "
-                    f"FROM faces {where}GROUP BY identity_id ORDER BY s DESC LIMIT %s",
+                    f"SELECT identity_id, -((avg(embedding::vector({dim})) <#> %s::vector({dim}))"
+                    f" / NULLIF(vector_norm(avg(embedding::vector({dim}))), 0)) AS s "
+                    f"FROM embeddings WHERE model = %s {where}GROUP BY identity_id ORDER BY s DESC LIMIT %s",
                     (*params, int(k)),
                 ).fetchall()
                 out.append([(int(i), float(s), -1) for i, s in rows])

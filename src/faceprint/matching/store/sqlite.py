@@ -9,11 +9,13 @@
 * SQLite failures become :class:`~faceprint.errors.GalleryError` with a message saying what to do
   (read-only file, full disk, locked, not a gallery / corrupted).
 
-Schema (version 1): ``identities`` (id, unique name, JSON metadata, created), ``faces`` (id,
-identity FK ``ON DELETE CASCADE``, model tag, dim, float32 little-endian embedding BLOB, sha256 of
-the source bytes, box x1..y2, quality, source name, created; unique per identity+model+sha256),
-``gallery_meta`` (uuid, model, dim, created), ``face_log`` (change log filled by triggers, read by
-indexes to catch up).
+Schema (version 2, :mod:`~faceprint.matching.store.sqlite_schema`): ``identities`` (id, unique
+name, JSON metadata, created), ``faces`` (id, identity FK ``ON DELETE CASCADE``, sha256 of the
+source bytes, box x1..y2, quality, source name, created; unique per identity+sha256),
+``embeddings`` (face FK, identity, model FK, dim, float32 little-endian BLOB; one per face and
+model), ``models`` (tag, dim, pipeline JSON, added), ``gallery_meta`` (uuid, primary model, dim,
+created), ``face_log`` (change log filled by triggers, read by indexes to catch up). A version-1
+gallery (one model) is migrated when opened, in one transaction.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ import numpy as np
 from faceprint.errors import GalleryError, StorageError
 from faceprint.fsperm import create_private_file, make_private, private_dir
 from faceprint.matching.store._shared import SqlStoreMixin
-from faceprint.matching.store.base import Change, FaceRecord, IdentityRecord, NewFace
+from faceprint.matching.store.base import Change, FaceRecord, IdentityRecord, ModelRecord, NewFace
+from faceprint.matching.store.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from faceprint.types import Box
 
 logger = logging.getLogger(__name__)
@@ -46,44 +49,6 @@ logger = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 30.0
 _CHUNK = 900  # stays below SQLite's bound-parameter limit
 
-#: Ordered migrations; entry i brings the schema from version i to i + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-        "CREATE TABLE gallery_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        """CREATE TABLE identities (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            name TEXT NOT NULL UNIQUE,
-            metadata TEXT NOT NULL DEFAULT '{}',
-            created REAL NOT NULL)""",
-        """CREATE TABLE faces (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
-            model TEXT NOT NULL,
-            dim INTEGER NOT NULL,
-            embedding BLOB NOT NULL,
-            sha256 TEXT NOT NULL,
-            x1 REAL, y1 REAL, x2 REAL, y2 REAL,
-            quality REAL,
-            source TEXT,
-            created REAL NOT NULL,
-            UNIQUE (identity_id, model, sha256))""",
-        "CREATE INDEX faces_sha256 ON faces(sha256)",
-        """CREATE TABLE face_log (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            op TEXT NOT NULL,
-            face_id INTEGER NOT NULL,
-            identity_id INTEGER NOT NULL)""",
-        """CREATE TRIGGER faces_log_add AFTER INSERT ON faces BEGIN
-            INSERT INTO face_log(op, face_id, identity_id) VALUES ('add', NEW.id, NEW.identity_id); END""",
-        """CREATE TRIGGER faces_log_del AFTER DELETE ON faces BEGIN
-            INSERT INTO face_log(op, face_id, identity_id) VALUES ('del', OLD.id, OLD.identity_id); END""",
-        """CREATE TRIGGER faces_log_upd AFTER UPDATE OF embedding, identity_id ON faces BEGIN
-            INSERT INTO face_log(op, face_id, identity_id) VALUES ('del', OLD.id, OLD.identity_id);
-            INSERT INTO face_log(op, face_id, identity_id) VALUES ('add', NEW.id, NEW.identity_id); END""",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def gallery_error(e: BaseException, location: str, action: str = "use") -> GalleryError:
@@ -342,11 +307,27 @@ class SqliteStore(SqlStoreMixin):
         row = c.execute("SELECT value FROM gallery_meta WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def _primary(self, model: str | None) -> str | None:
+        if model is not None:
+            return model
+        m = self.model()
+        return m[0] if m else None
+
     def model(self) -> tuple[str, int] | None:
         rows = dict(self._q("SELECT key, value FROM gallery_meta WHERE key IN ('model', 'dim')"))
         if "model" not in rows:
             return None
         return rows["model"], int(rows["dim"])
+
+    def models(self) -> list[ModelRecord]:
+        prim = self.model()
+        rows = self._q("SELECT tag, dim, pipeline, added FROM models ORDER BY added, tag")
+        recs = [ModelRecord(r[0], int(r[1]), json.loads(r[2]) if r[2] else None, float(r[3]),
+                            prim is not None and r[0] == prim[0]) for r in rows]
+        return sorted(recs, key=lambda r: not r.primary)
+
+    def _models_in(self, c: sqlite3.Connection) -> dict[str, int]:
+        return {str(t): int(d) for t, d in c.execute("SELECT tag, dim FROM models")}
 
     def stamp(self) -> tuple[str, int]:
         with self._read() as c:
@@ -354,7 +335,7 @@ class SqliteStore(SqlStoreMixin):
             row = c.execute("SELECT seq FROM sqlite_sequence WHERE name='face_log'").fetchone()
         return u, int(row[0]) if row else 0
 
-    def changes_since(self, seq: int) -> list[Change] | None:
+    def changes_since(self, seq: int, *, model: str | None = None) -> list[Change] | None:
         with self._read() as c:
             row = c.execute("SELECT seq FROM sqlite_sequence WHERE name='face_log'").fetchone()
             last = int(row[0]) if row else 0
@@ -365,8 +346,13 @@ class SqliteStore(SqlStoreMixin):
                 return None  # pruned: cannot catch up
             if first is None and seq < last:
                 return None
-            rows = c.execute("SELECT seq, op, face_id, identity_id FROM face_log WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
-        return [Change(int(s), str(o), int(f), int(i)) for s, o, f, i in rows]
+            sql = "SELECT seq, op, face_id, identity_id, model FROM face_log WHERE seq > ?"
+            params: tuple[Any, ...] = (seq,)
+            if model is not None:
+                sql += " AND model = ?"
+                params = (seq, model)
+            rows = c.execute(sql + " ORDER BY seq", params).fetchall()
+        return [Change(int(s), str(o), int(f), int(i), m) for s, o, f, i, m in rows]
 
     def prune_log(self) -> int:
         """Forget the change log (indexes built before will be rebuilt). Returns rows removed."""
@@ -375,9 +361,28 @@ class SqliteStore(SqlStoreMixin):
 
     # ---------------------------------------------------------------- writes
 
-    def _set_model(self, c: sqlite3.Connection, tag: str, dim: int) -> None:
+    def _add_model_row(self, c: sqlite3.Connection, tag: str, dim: int, pipeline_json: str | None) -> None:
+        c.execute(
+            "INSERT INTO models(tag, dim, pipeline, added) VALUES (?, ?, ?, ?)", (tag, int(dim), pipeline_json, time.time())
+        )
+        if self._meta(c, "model") is None:
+            self._set_primary(c, tag, dim)
+
+    @staticmethod
+    def _set_primary(c: sqlite3.Connection, tag: str | None, dim: int = 0) -> None:
+        if tag is None:
+            c.execute("DELETE FROM gallery_meta WHERE key IN ('model', 'dim')")
+            return
         c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('model', ?)", (tag,))
         c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('dim', ?)", (str(dim),))
+
+    @staticmethod
+    def _drop_model_rows(c: sqlite3.Connection, tag: str) -> None:
+        c.execute("DELETE FROM models WHERE tag=?", (tag,))  # cascades to its embeddings
+
+    def _clear_models(self, c: sqlite3.Connection) -> None:
+        c.execute("DELETE FROM models")  # cascades to embeddings (none: the gallery holds no face)
+        self._set_primary(c, None)
 
     @staticmethod
     def _has_faces(c: sqlite3.Connection) -> bool:
@@ -395,40 +400,18 @@ class SqliteStore(SqlStoreMixin):
     def _insert_face(c: sqlite3.Connection, identity_id: int, f: NewFace, now: float) -> int | None:
         b = f.box.as_tuple() if f.box is not None else (None, None, None, None)
         cur = c.execute(
-            "INSERT OR IGNORE INTO faces(identity_id, model, dim, embedding, sha256, x1, y1, x2, y2,"
-            " quality, source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                identity_id, f.embedding.model, f.embedding.dim,
-                np.ascontiguousarray(f.embedding.vector, dtype="<f4").tobytes(),
-                f.sha256, *b,
-                None if f.quality is None else float(f.quality), f.source, now,
-            ),
+            "INSERT OR IGNORE INTO faces(identity_id, sha256, x1, y1, x2, y2, quality, source, created)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (identity_id, f.sha256, *b, None if f.quality is None else float(f.quality), f.source, now),
         )
         return int(cur.lastrowid) if cur.rowcount == 1 else None  # type: ignore[arg-type]
 
-    def add_faces_bulk(self, groups: Sequence[tuple[str, Sequence[NewFace]]]) -> int:
-        """Many identities' faces in **one** transaction (imports, benchmarks): all or nothing.
-        Returns the number of faces stored (duplicates skipped)."""
-        now = time.time()
-        n = 0
-        with self._write() as c:
-            for name, faces in groups:
-                self._check_model(c, faces)
-                iid = self._identity_id(c, name, None)
-                rows = [
-                    (iid, f.embedding.model, f.embedding.dim, np.ascontiguousarray(f.embedding.vector, dtype="<f4").tobytes(),
-                     f.sha256, *(f.box.as_tuple() if f.box is not None else (None, None, None, None)),
-                     None if f.quality is None else float(f.quality), f.source, now)
-                    for f in faces
-                ]
-                before = c.total_changes
-                c.executemany(
-                    "INSERT OR IGNORE INTO faces(identity_id, model, dim, embedding, sha256, x1, y1, x2, y2,"
-                    " quality, source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    rows,
-                )
-                n += (c.total_changes - before) // 2  # each insert also writes one change-log row
-        return n
+    @staticmethod
+    def _insert_embedding(c: sqlite3.Connection, face_id: int, identity_id: int, emb: Any) -> None:
+        c.execute(
+            "INSERT OR IGNORE INTO embeddings(face_id, identity_id, model, dim, vector) VALUES (?,?,?,?,?)",
+            (face_id, identity_id, emb.model, emb.dim, np.ascontiguousarray(emb.vector, dtype="<f4").tobytes()),
+        )
 
     def delete_faces(self, face_ids: Sequence[int]) -> int:
         n = 0
@@ -455,6 +438,26 @@ class SqliteStore(SqlStoreMixin):
                 "until it finishes; run the delete again to finish erasing"
             )
 
+    @staticmethod
+    def _upsert_vectors(c: sqlite3.Connection, model: str, dim: int, vectors: dict[int, np.ndarray]) -> int:
+        rows = []
+        for fid, vec in vectors.items():
+            v = np.ascontiguousarray(vec, dtype="<f4").reshape(-1)
+            if v.size != dim:
+                raise GalleryError(f"re-embedding produced a {v.size}-d vector for face {fid}, expected {dim}")
+            rows.append((v.tobytes(), int(fid)))
+        n = 0
+        for blob, fid in rows:
+            cur = c.execute("UPDATE embeddings SET vector=?, dim=? WHERE face_id=? AND model=?", (blob, dim, fid, model))
+            if cur.rowcount == 0:
+                cur = c.execute(
+                    "INSERT INTO embeddings(face_id, identity_id, model, dim, vector) "
+                    "SELECT id, identity_id, ?, ?, ? FROM faces WHERE id=?",
+                    (model, dim, blob, fid),
+                )
+            n += cur.rowcount
+        return n
+
     def replace_model(self, model: str, dim: int, vectors: dict[int, np.ndarray]) -> None:
         with self._write() as c:
             existing = [r[0] for r in c.execute("SELECT id FROM faces")]
@@ -462,13 +465,14 @@ class SqliteStore(SqlStoreMixin):
             for i in range(0, len(gone), _CHUNK):
                 chunk = gone[i : i + _CHUNK]
                 c.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-            for fid, vec in vectors.items():
-                v = np.ascontiguousarray(vec, dtype="<f4").reshape(-1)
-                if v.size != dim:
-                    raise GalleryError(f"re-embedding produced a {v.size}-d vector for face {fid}, expected {dim}")
-                c.execute("UPDATE faces SET embedding=?, model=?, dim=? WHERE id=?", (v.tobytes(), model, dim, int(fid)))
-            c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('model', ?)", (model,))
-            c.execute("INSERT OR REPLACE INTO gallery_meta(key, value) VALUES ('dim', ?)", (str(dim),))
+            have = self._models_in(c)
+            for tag, d in have.items():
+                if tag != model or d != dim:
+                    c.execute("DELETE FROM models WHERE tag=?", (tag,))
+            if have.get(model) != dim:
+                c.execute("INSERT INTO models(tag, dim, pipeline, added) VALUES (?, ?, NULL, ?)", (model, dim, time.time()))
+            self._set_primary(c, model, dim)
+            self._upsert_vectors(c, model, dim, vectors)
         self._erase_deleted()
 
     # ----------------------------------------------------------------- reads
@@ -479,9 +483,16 @@ class SqliteStore(SqlStoreMixin):
             nf = c.execute("SELECT COUNT(*) FROM faces").fetchone()[0]
         return int(ni), int(nf)
 
-    def template_sizes(self) -> dict[int, int]:
-        """``{faces per identity: identities}`` over identities with at least one face."""
-        rows = self._q("SELECT n, COUNT(*) FROM (SELECT COUNT(*) AS n FROM faces GROUP BY identity_id) GROUP BY n")
+    def model_counts(self) -> dict[str, int]:
+        rows = self._q("SELECT m.tag, COUNT(e.face_id) FROM models m LEFT JOIN embeddings e ON e.model = m.tag GROUP BY m.tag")
+        return {str(t): int(n) for t, n in rows}
+
+    def template_sizes(self, *, model: str | None = None) -> dict[int, int]:
+        """``{faces per identity: identities}`` over identities with at least one ``model`` face."""
+        rows = self._q(
+            "SELECT n, COUNT(*) FROM (SELECT COUNT(*) AS n FROM embeddings WHERE model = ? GROUP BY identity_id) GROUP BY n",
+            (self._primary(model),),
+        )
         return {int(n): int(c) for n, c in rows}
 
     def identities(self) -> list[IdentityRecord]:
@@ -520,7 +531,8 @@ class SqliteStore(SqlStoreMixin):
             chunk = shas[i : i + _CHUNK]
             rows = self._q(
                 f"SELECT i.name, f.sha256, f.id FROM faces f JOIN identities i ON i.id = f.identity_id "
-                f"WHERE f.model = ? AND f.sha256 IN ({','.join('?' * len(chunk))})",
+                f"JOIN embeddings e ON e.face_id = f.id AND e.model = ? "
+                f"WHERE f.sha256 IN ({','.join('?' * len(chunk))})",
                 (model, *chunk),
             )
             for name, sha, fid in rows:
@@ -528,54 +540,74 @@ class SqliteStore(SqlStoreMixin):
                     out[(name, sha)] = int(fid)
         return out
 
-    _FACE_COLS = "f.id, f.identity_id, i.name, f.model, f.sha256, f.x1, f.y1, f.x2, f.y2, f.quality, f.source, f.created, f.dim"
+    _FACE_COLS = (
+        "f.id, f.identity_id, i.name, e.model, f.sha256, f.x1, f.y1, f.x2, f.y2, f.quality, f.source, f.created, "
+        "(SELECT group_concat(x.model, char(10)) FROM embeddings x WHERE x.face_id = f.id)"
+    )
 
     def _face(self, r: Sequence[Any], blob: bytes | None) -> FaceRecord:
         vec = None
         if blob is not None:
             vec = np.frombuffer(blob, dtype="<f4").astype(np.float32)
         return FaceRecord(
-            id=int(r[0]), identity_id=int(r[1]), identity=r[2], model=r[3], sha256=r[4], box=_box_of(r[5:9]),
+            id=int(r[0]), identity_id=int(r[1]), identity=r[2], model=r[3] or "", sha256=r[4], box=_box_of(r[5:9]),
             quality=r[9], source=r[10], created=float(r[11]), vector=vec,
+            models=tuple(sorted(r[12].split("\n"))) if r[12] else (),
         )
 
-    def faces(self, name: str | None = None, *, with_vectors: bool = False) -> list[FaceRecord]:
-        cols = self._FACE_COLS + (", f.embedding" if with_vectors else "")
-        sql = f"SELECT {cols} FROM faces f JOIN identities i ON i.id = f.identity_id"
-        params: tuple[Any, ...] = ()
+    def _face_query(self, with_vectors: bool, model: str | None) -> tuple[str, list[Any]]:
+        """Faces with their ``model`` embedding: only faces having one when ``with_vectors``."""
+        cols = self._FACE_COLS + (", e.vector" if with_vectors else "")
+        join = "JOIN" if with_vectors else "LEFT JOIN"
+        sql = (f"SELECT {cols} FROM faces f JOIN identities i ON i.id = f.identity_id "
+               f"{join} embeddings e ON e.face_id = f.id AND e.model = ?")
+        return sql, [self._primary(model) or ""]
+
+    def faces(self, name: str | None = None, *, with_vectors: bool = False, model: str | None = None) -> list[FaceRecord]:
+        sql, params = self._face_query(with_vectors, model)
         if name is not None:
             sql += " WHERE i.name = ?"
-            params = (name,)
+            params.append(name)
         rows = self._q(sql + " ORDER BY f.id", params)
         return [self._face(r, r[13] if with_vectors else None) for r in rows]
 
-    def iter_faces(self, *, batch: int = 10000, with_vectors: bool = True) -> Iterator[list[FaceRecord]]:
+    def faces_lacking(self, model: str) -> list[FaceRecord]:
+        sql, params = self._face_query(False, model)
+        rows = self._q(sql + " WHERE e.face_id IS NULL ORDER BY f.id", params)
+        return [self._face(r, None) for r in rows]
+
+    def iter_faces(
+        self, *, batch: int = 10000, with_vectors: bool = True, model: str | None = None
+    ) -> Iterator[list[FaceRecord]]:
         last = -1
-        cols = self._FACE_COLS + (", f.embedding" if with_vectors else "")
+        base, params = self._face_query(with_vectors, model)
         while True:
-            rows = self._q(
-                f"SELECT {cols} FROM faces f JOIN identities i ON i.id = f.identity_id WHERE f.id > ? ORDER BY f.id LIMIT ?",
-                (last, batch),
-            )
+            rows = self._q(base + " WHERE f.id > ? ORDER BY f.id LIMIT ?", (*params, last, batch))
             if not rows:
                 return
             yield [self._face(r, r[13] if with_vectors else None) for r in rows]
             last = int(rows[-1][0])
 
-    def vectors(self, face_ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        m = self.model()
-        dim = m[1] if m else 0
+    def vectors(
+        self, face_ids: Sequence[int] | None = None, *, model: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tag = self._primary(model)
+        dims = {m.tag: m.dim for m in self.models()}
+        dim = dims.get(tag or "", 0)
         with self._read() as c:
             if face_ids is None:
-                rows = c.execute("SELECT id, identity_id, embedding FROM faces ORDER BY id").fetchall()
+                rows = c.execute(
+                    "SELECT face_id, identity_id, vector FROM embeddings WHERE model = ? ORDER BY face_id", (tag,)
+                ).fetchall()
             else:
                 ids = sorted({int(i) for i in face_ids})
                 rows = []
                 for i in range(0, len(ids), _CHUNK):
                     chunk = ids[i : i + _CHUNK]
                     rows += c.execute(
-                        f"SELECT id, identity_id, embedding FROM faces WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY id",
-                        chunk,
+                        f"SELECT face_id, identity_id, vector FROM embeddings WHERE model = ? AND "
+                        f"face_id IN ({','.join('?' * len(chunk))}) ORDER BY face_id",
+                        (tag, *chunk),
                     ).fetchall()
         n = len(rows)
         fids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
@@ -585,12 +617,12 @@ class SqliteStore(SqlStoreMixin):
         mat = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").astype(np.float32).reshape(n, -1)
         return fids, iids, mat
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, *, model: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Exact search straight from the file (slow: for checks; the gallery uses an index)."""
         from faceprint.matching.index.flat import FlatIndex
 
         idx = FlatIndex()
-        fids, iids, mat = self.vectors()
+        fids, iids, mat = self.vectors(model=model)
         if len(fids):
             idx.add(fids, iids, mat)
         return idx.search(queries, k)

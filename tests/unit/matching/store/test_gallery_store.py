@@ -63,9 +63,9 @@ def test_model_mismatch_refused(make_store) -> None:
     s.add_faces("ada", [face(1, 0)])
     with pytest.raises(GalleryError, match="never mixed"):
         s.add_faces("bob", [face(2, 0, model="other@2")])
-    with pytest.raises(GalleryError, match="never mixed"):
+    with pytest.raises(GalleryError, match="refusing 16-d"):
         s.add_faces("bob", [face(2, 0, dim=16)])
-    with pytest.raises(GalleryError, match="several models"):
+    with pytest.raises(GalleryError, match="never mixed"):
         s.add_faces("bob", [face(2, 0), face(2, 1, model="other@2")])
     assert s.count() == (1, 1)  # nothing partial: "bob" was not created either
     # once empty, the gallery may take another model
@@ -102,7 +102,7 @@ def test_persistence_across_instances(make_store) -> None:
     s2 = make_store("p")
     assert s2.count() == (1, 1) and s2.identity("ada").metadata == {"k": 1}
     assert s2.model() == (MODEL, 32)
-    assert s2.schema_version() == 1  # type: ignore[attr-defined]
+    assert s2.schema_version() == 2  # type: ignore[attr-defined]
 
 
 def test_iter_faces_and_replace_model(make_store) -> None:
@@ -172,23 +172,34 @@ def test_sqlite_bulk_add_is_one_transaction(tmp_path) -> None:
 
 
 def test_postgres_search_uses_the_hnsw_index(pg_url) -> None:
+    """Each model has its own partial HNSW index, and the search's own query uses it."""
     import uuid
 
     from faceprint.matching.store.postgres import PostgresStore, _vec_text
+    from faceprint.matching.store.postgres_schema import model_index_name, quote_literal
 
     s = PostgresStore(pg_url, schema="t" + uuid.uuid4().hex[:12])
     try:
         s.add_faces("ada", [face(1, v) for v in range(200)])
-        with s._tx(False) as c:
-            c.execute("SET LOCAL enable_seqscan = off")  # tiny table: make the planner show the index it can use
-            plan = "\n".join(r[0] for r in c.execute(
-                "EXPLAIN SELECT id FROM faces ORDER BY embedding <#> %s::vector(32) LIMIT 5", (_vec_text(vector(1, 0)),)
-            ).fetchall())
-            defn = c.execute(
-                "SELECT indexdef FROM pg_indexes WHERE indexname = 'faces_embedding_hnsw' AND schemaname = %s", (s.schema,)
-            ).fetchone()
-        assert "faces_embedding_hnsw" in plan
-        assert defn is not None and "hnsw" in defn[0] and "vector_ip_ops" in defn[0]
+        fids, _, _ = s.vectors()
+        s.set_embeddings("other@2", 16, {int(f): vector(1, int(f), dim=16) for f in fids})
+        for tag, dim in ((MODEL, 32), ("other@2", 16)):
+            with s._tx(False) as c:
+                # tiny table: make the planner show the vector index it can use
+                c.execute("SET LOCAL enable_seqscan = off")
+                c.execute("SET LOCAL enable_bitmapscan = off")
+                plan = "\n".join(r[0] for r in c.execute(
+                    f"EXPLAIN SELECT face_id, identity_id, embedding::vector({dim}) <#> %s::vector({dim}) AS d "
+                    f"FROM embeddings WHERE model = {quote_literal(tag)} ORDER BY d LIMIT %s",
+                    (_vec_text(vector(1, 0, dim=dim)), 5),
+                ).fetchall())
+                defn = c.execute(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = %s AND schemaname = %s", (model_index_name(tag), s.schema)
+                ).fetchone()
+            assert model_index_name(tag) in plan, plan
+            assert defn is not None and "hnsw" in defn[0] and "vector_ip_ops" in defn[0]
+        scores, got, _ = s.search(vector(1, int(fids[3]), dim=16)[None], 3, model="other@2")
+        assert got[0, 0] == fids[3] and scores[0, 0] > 0.999
     finally:
         s.drop()
         s.close()

@@ -72,19 +72,20 @@ def _index_top1(store: Any, face_ids: list[int]) -> dict[int, int]:
     """For each face, the top-1 face id that the HNSW index itself returns for its own vector
     (sequential scans disabled, so the answer comes from the index, not the table)."""
     from faceprint.matching.store.postgres import _vec_text
+    from faceprint.matching.store.postgres_schema import model_index_name, quote_literal
 
     fids, _, mat = store.vectors(face_ids)
+    d = mat.shape[1]
+    sql = (f"SELECT face_id FROM embeddings WHERE model = {quote_literal(MODEL)} "
+           f"ORDER BY embedding::vector({d}) <#> %s::vector({d}) LIMIT 1")
     out = {}
     with store._tx(False) as c:
         c.execute("SET LOCAL enable_seqscan = off")
+        c.execute("SET LOCAL enable_bitmapscan = off")
         for fid, v in zip(fids.tolist(), mat, strict=True):
-            plan = c.execute(
-                f"EXPLAIN SELECT id FROM faces ORDER BY embedding <#> %s::vector({mat.shape[1]}) LIMIT 1", (_vec_text(v),)
-            ).fetchall()
-            assert "faces_embedding_hnsw" in "\n".join(r[0] for r in plan)
-            row = c.execute(
-                f"SELECT id FROM faces ORDER BY embedding <#> %s::vector({mat.shape[1]}) LIMIT 1", (_vec_text(v),)
-            ).fetchone()
+            plan = c.execute("EXPLAIN " + sql, (_vec_text(v),)).fetchall()
+            assert model_index_name(MODEL) in "\n".join(r[0] for r in plan)
+            row = c.execute(sql, (_vec_text(v),)).fetchone()
             out[fid] = int(row[0])
     return out
 
@@ -94,6 +95,7 @@ def _index_top1(store: Any, face_ids: list[int]) -> dict[int, int]:
 
 def test_kill_9_during_bulk_enrollment_loses_nothing_reported(pg_url: str, tmp_path: Path) -> None:
     from faceprint.matching.store.postgres import PostgresStore
+    from faceprint.matching.store.postgres_schema import model_index_name
 
     schema = _schema()
     script = CHILD.format(fakes=FAKES_DIR, url=pg_url, schema=schema, home=str(tmp_path / "home"))
@@ -115,8 +117,8 @@ def test_kill_9_during_bulk_enrollment_loses_nothing_reported(pg_url: str, tmp_p
         with store._tx(False) as c:
             valid = c.execute(
                 "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'faces_embedding_hnsw' AND n.nspname = %s",
-                (schema,),
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = %s AND n.nspname = %s",
+                (model_index_name(MODEL), schema),
             ).fetchone()
         assert valid == (True,)
         top1 = _index_top1(store, sorted(faces))
