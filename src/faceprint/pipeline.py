@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from faceprint.detect_fallback import DEFAULT_PAD_STEPS, PadStep, detect_padded
+from faceprint.detect_fallback import DEFAULT_PAD_STEPS, PadStep, detect_padded, needs_padding
 from faceprint.errors import InvalidInput, ModelUnavailable, NoFaceFound
 from faceprint.protocols import Detector, Embedder, Landmarker
 from faceprint.types import AlignedFace, Box, Detection, Embedding, Face, Landmarks
@@ -72,11 +72,12 @@ class PipelineConfig:
     None detects at full resolution. Images no larger than it (LFW, most uploads) are unaffected,
     so it is not part of :meth:`signature`.
 
-    ``tight_crop_fallback``: when detection finds no face, detect again on the image padded with a
-    border (:mod:`faceprint.detect_fallback`, :data:`~faceprint.detect_fallback.DEFAULT_PAD_STEPS`),
-    so tight face crops (ID photos, avatars, dataset crops) are not "no face found". It changes
-    nothing where a face is found; on LFW's full images (View 1 and View 2) it finds no face the
-    plain detection misses (README, "Tight crops"), so it is not part of :meth:`signature` either.
+    ``tight_crop_fallback``: when detection finds no face, or a face that spans the frame, detect
+    again on the image padded with a border (:mod:`faceprint.detect_fallback`,
+    :data:`~faceprint.detect_fallback.DEFAULT_PAD_STEPS`), so tight face crops (ID photos, avatars,
+    dataset crops) are not "no face found" and get the points of the whole face. On LFW's full
+    images (View 1 and View 2) it changes no detection (README, "Tight crops"), so it is not part
+    of :meth:`signature` either.
     """
 
     detector: str = "mtcnn"
@@ -120,7 +121,7 @@ class Pipeline:
             (twice the network work; :class:`PipelineConfig` turns it on by default).
         detect_max_side: detect at a working resolution whose longer side is at most this
             (None, the default here: full resolution; :class:`PipelineConfig` sets a measured one).
-        pad_steps: when detection finds nothing, detect again on the image padded by each of these
+        pad_steps: when detection finds nothing or a face spanning the frame, detect again on the image padded by each of these
             in turn (:func:`faceprint.detect_fallback.detect_padded`; empty, the default here: no
             fallback; :class:`PipelineConfig` turns it on).
     """
@@ -184,11 +185,12 @@ class Pipeline:
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces in ``image``, in its coordinates, found at the working resolution (``detect_max_side``);
-        when none is found, on the image padded by ``pad_steps`` (the tight-crop fallback)."""
+        when none is found or a face spans the frame, on the image padded by ``pad_steps`` (the
+        tight-crop fallback, :func:`faceprint.detect_fallback.needs_padding`)."""
         dets = detect_at_working_resolution(self.detector, image, self.detect_max_side)
-        if dets or not self.pad_steps:
+        if not self.pad_steps or not needs_padding(dets, int(image.shape[1]), int(image.shape[0])):
             return dets
-        return detect_padded(self.detector, image, self.pad_steps, max_side=self.detect_max_side)
+        return detect_padded(self.detector, image, self.pad_steps, max_side=self.detect_max_side) or dets
 
     def landmarks(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Landmarks]:
         """Landmarks for each detection: from the landmarker, else the detector's own."""
