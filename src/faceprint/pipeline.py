@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from faceprint.detect_fallback import DEFAULT_PAD_STEPS, PadStep, detect_padded, needs_padding
 from faceprint.errors import InvalidInput, ModelUnavailable, NoFaceFound
 from faceprint.protocols import Detector, Embedder, Landmarker
 from faceprint.types import AlignedFace, Box, Detection, Embedding, Face, Landmarks
@@ -70,6 +71,13 @@ class PipelineConfig:
     (landmarks and alignment still from full-resolution pixels; :mod:`faceprint.working_resolution`);
     None detects at full resolution. Images no larger than it (LFW, most uploads) are unaffected,
     so it is not part of :meth:`signature`.
+
+    ``tight_crop_fallback``: when detection finds no face, or a face that spans the frame, detect
+    again on the image padded with a border (:mod:`faceprint.detect_fallback`,
+    :data:`~faceprint.detect_fallback.DEFAULT_PAD_STEPS`), so tight face crops (ID photos, avatars,
+    dataset crops) are not "no face found" and get the points of the whole face. On LFW's full
+    images (View 1 and View 2) it changes no detection (README, "Tight crops"), so it is not part
+    of :meth:`signature` either.
     """
 
     detector: str = "mtcnn"
@@ -80,6 +88,7 @@ class PipelineConfig:
     batch_size: int = 32
     flip_average: bool = False
     detect_max_side: int | None = DEFAULT_DETECT_MAX_SIDE
+    tight_crop_fallback: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "detect_max_side", check_max_side(self.detect_max_side))
@@ -112,6 +121,9 @@ class Pipeline:
             (twice the network work; :class:`PipelineConfig` turns it on by default).
         detect_max_side: detect at a working resolution whose longer side is at most this
             (None, the default here: full resolution; :class:`PipelineConfig` sets a measured one).
+        pad_steps: when detection finds nothing or a face spanning the frame, detect again on the image padded by each of these
+            in turn (:func:`faceprint.detect_fallback.detect_padded`; empty, the default here: no
+            fallback; :class:`PipelineConfig` turns it on).
     """
 
     def __init__(
@@ -124,6 +136,7 @@ class Pipeline:
         flip_average: bool = False,
         config: PipelineConfig | None = None,
         detect_max_side: int | None = None,
+        pad_steps: Sequence[PadStep] = (),
     ) -> None:
         if batch_size < 1:
             raise InvalidInput("batch_size must be >= 1")
@@ -134,6 +147,9 @@ class Pipeline:
         self.flip_average = bool(flip_average)
         self.config = config
         self.detect_max_side = check_max_side(detect_max_side)
+        self.pad_steps: tuple[PadStep, ...] = tuple(pad_steps)
+        if not all(isinstance(st, PadStep) for st in self.pad_steps):
+            raise InvalidInput("pad_steps must be faceprint.detect_fallback.PadStep values")
 
     @classmethod
     def from_config(cls, config: PipelineConfig | None = None, **overrides: Any) -> Pipeline:
@@ -157,6 +173,7 @@ class Pipeline:
             flip_average=cfg.flip_average,
             config=cfg,
             detect_max_side=cfg.detect_max_side,
+            pad_steps=DEFAULT_PAD_STEPS if cfg.tight_crop_fallback else (),
         )
 
     @property
@@ -167,8 +184,13 @@ class Pipeline:
     # ------------------------------------------------------------------ stages
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in ``image``, in its coordinates, found at the working resolution (``detect_max_side``)."""
-        return detect_at_working_resolution(self.detector, image, self.detect_max_side)
+        """Faces in ``image``, in its coordinates, found at the working resolution (``detect_max_side``);
+        when none is found or a face spans the frame, on the image padded by ``pad_steps`` (the
+        tight-crop fallback, :func:`faceprint.detect_fallback.needs_padding`)."""
+        dets = detect_at_working_resolution(self.detector, image, self.detect_max_side)
+        if not self.pad_steps or not needs_padding(dets, int(image.shape[1]), int(image.shape[0])):
+            return dets
+        return detect_padded(self.detector, image, self.pad_steps, max_side=self.detect_max_side) or dets
 
     def landmarks(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Landmarks]:
         """Landmarks for each detection: from the landmarker, else the detector's own."""
