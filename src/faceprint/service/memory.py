@@ -38,22 +38,25 @@ def _load_trim() -> Callable[[int], int] | None:
 
 
 class MemoryTrimmer:
-    """``after_job()`` trims the heap when RSS grew by more than ``threshold`` bytes since the last trim."""
+    """``after_job()`` trims the heap when RSS is more than ``threshold`` bytes above the floor: the RSS
+    after the last trim made while no other job ran. A trim made while other jobs still hold memory
+    does not move the floor, so the job that finishes last still gives that memory back."""
 
     def __init__(self, threshold: int = 256 << 20) -> None:
         self.threshold = threshold
         self._trim = _load_trim()
         self._lock = threading.Lock()
-        self._baseline = _rss()
+        self._floor = _rss()
         self.trims = 0
 
-    def after_job(self) -> None:
+    def after_job(self, idle: bool = True) -> None:
+        """``idle``: no other job is running or queued."""
         if self._trim is None:
             return
-        rss = _rss()
-        if rss - self._baseline < self.threshold:
+        if _rss() - self._floor < self.threshold:
             return
         with self._lock:
             self._trim(0)
             self.trims += 1
-            self._baseline = _rss()
+            if idle:
+                self._floor = _rss()

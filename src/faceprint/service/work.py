@@ -56,7 +56,9 @@ class WorkPool:
                 with running_under(token):
                     return fn(*args, **kwargs)
             finally:
-                self.trimmer.after_job()  # give a large request's memory back to the system
+                with self._lock:
+                    idle = self.pending <= 1  # this job is still counted
+                self.trimmer.after_job(idle)  # give a large request's memory back to the system
 
         try:
             fut = self._executor.submit(job)
