@@ -29,6 +29,7 @@ def index(
     jobs: int | None = None,
     threshold: float | None = None,
     engine: str = "local",
+    pool: str = "threads",
     on_progress: Callable[[str, PhotoResult | None], None] | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> IndexReport:
@@ -37,7 +38,8 @@ def index(
 
     paths = [os.fspath(roots)] if isinstance(roots, (str, os.PathLike)) else [os.fspath(r) for r in roots]
     with open_library(library, home=home) as store:
-        eng = make_engine(engine, store=store, pipeline=pipeline, jobs=jobs, threshold=threshold, home=home)
+        eng = make_engine(engine, store=store, pipeline=pipeline, jobs=jobs, threshold=threshold, home=home,
+                          pool=pool)
         return eng.index(paths, on_progress=on_progress, on_total=on_total)
 
 

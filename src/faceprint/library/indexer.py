@@ -11,15 +11,16 @@
 * **Bad files** (corrupt, truncated, not an image, too large, unreadable) are logged, recorded
   with their error (not retried until they change) and counted; unreadable folders are logged and
   counted. Neither stops the run. A model that cannot be loaded does stop it.
-* **Parallel**: ``jobs`` threads read, hash, decode and run the pipeline (the pipeline is shared;
-  onnxruntime releases the GIL); the calling thread commits and clusters.
+* **Parallel**: ``jobs`` threads (one shared pipeline) or worker processes (one pipeline each;
+  :mod:`faceprint.library.workers`) read, hash, decode and run the pipeline; the calling thread
+  commits and clusters.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,14 +118,15 @@ def index(
     cluster: bool = True,
     threshold: float | None = None,
     home: Any = None,
+    pool: str = "threads",
 ) -> IndexReport:
     """Index every photo under ``roots`` into ``store`` (see the module docstring).
 
     ``on_total(n)`` is called once the walk has found ``n`` files; ``on_progress(path, result)``
     after each file (``result`` None when skipped unchanged). ``threshold`` overrides the
-    calibrated clustering threshold.
+    calibrated clustering threshold. ``pool``: ``"threads"`` or ``"processes"`` (:mod:`faceprint.library.workers`).
     """
-    from faceprint.cli._common import map_ordered
+    from faceprint.library.workers import run_pool
 
     if not roots:
         raise InvalidInput("nothing to index: give at least one folder or photo")
@@ -151,7 +153,7 @@ def index(
     n_faces = 0
     clusterer = IncrementalClusterer(store, model, home=home, threshold=threshold) if cluster else None
     since, last_step = 0, time.monotonic()
-    for r in map_ordered(lambda f: process_file(f, store, pipeline), _iter(todo), jobs):
+    for r in run_pool(pool, jobs, todo, pipeline, store):
         n_faces += len(store.commit_photo(r))
         counts[r.status] += 1
         if r.status == "error":
@@ -179,10 +181,6 @@ def index(
         elapsed_s=time.perf_counter() - t0,
         error_list=tuple(unreadable + errors),
     )
-
-
-def _iter(items: Iterable[FoundFile]) -> Iterable[FoundFile]:
-    yield from items
 
 
 def _abs(roots: Sequence[str]) -> list[str]:

@@ -18,6 +18,7 @@ class LocalEngine:
         threshold: clustering threshold (default: the model's calibrated one for the library's size).
         home: data directory for calibration files.
         cluster: cluster faces as they arrive (default True).
+        pool: ``"threads"`` or ``"processes"`` (:mod:`faceprint.library.workers`).
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class LocalEngine:
         threshold: float | None = None,
         home: Any = None,
         cluster: bool = True,
+        pool: str = "threads",
     ) -> None:
         self.store = store
         self.pipeline = pipeline
@@ -36,6 +38,7 @@ class LocalEngine:
         self.threshold = threshold
         self.home = home
         self.cluster = cluster
+        self.pool = pool
 
     def index(
         self,
@@ -52,4 +55,4 @@ class LocalEngine:
 
             pipe = default_pipeline()
         return index(roots, self.store, pipe, jobs=self.jobs, on_progress=on_progress, on_total=on_total,
-                     cluster=self.cluster, threshold=self.threshold, home=self.home)
+                     cluster=self.cluster, threshold=self.threshold, home=self.home, pool=self.pool)

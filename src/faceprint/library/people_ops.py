@@ -17,15 +17,14 @@ from faceprint.errors import InvalidInput, UnknownIdentity
 from faceprint.library.records import ClusterInfo, FaceInfo, PhotoInfo
 from faceprint.library.store import LibraryStore
 
-MAX_NAME = 200
-
 
 def check_name(name: str) -> str:
-    n = " ".join(str(name).split())
-    if not n:
-        raise InvalidInput("a person's name must not be empty")
-    if len(n) > MAX_NAME:
-        raise InvalidInput(f"a person's name has at most {MAX_NAME} characters")
+    """A person's name: the gallery's rules (:func:`faceprint.matching.names.validate_name`: NFC,
+    1-200 characters, no control, invisible or bidirectional characters, no ``/``), inner runs
+    of spaces collapsed, and not all digits (that would read as a cluster id)."""
+    from faceprint.matching.names import validate_name
+
+    n = validate_name(" ".join(str(name).split()) if isinstance(name, str) else name)
     if n.isdigit():
         raise InvalidInput(f"{n!r} looks like a cluster id; a name must hold a non-digit")
     return n

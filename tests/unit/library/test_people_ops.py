@@ -49,7 +49,7 @@ def test_naming_pins_the_faces_and_find_lists_every_photo(store: LibraryStore, c
         ppl.find(store, "Nobody")
     with pytest.raises(UnknownIdentity):
         ppl.find(store, 9999)
-    for bad in ("", "   ", "123", "x" * 201):
+    for bad in ("", "   ", "123", "x" * 201, "a\u202eb", "a/b"):
         with pytest.raises(InvalidInput):
             ppl.name_cluster(store, red, bad)
 

@@ -1,0 +1,159 @@
+"""The photo library: indexing speed, clustering quality and memory on an LFW library.
+
+The library is a folder of symlinks to LFW person folders (no data copied): every person by
+default (9,056 photos of 4,911 people), or ``--photos N``: people drawn at random (seeded) until
+their photos reach N, so the subset mixes people with one photo and people with many, as LFW does.
+In one process:
+
+1. **single-image rate**: decode + ``pipeline.process`` one photo after another on one core
+   (onnxruntime intra-op threads = 1), on ``--single`` photos of the library, models warm —
+   measured before and after the indexing and averaged (on a shared machine the load of other
+   processes moves it; the load averages are recorded);
+2. **indexing**: ``faceprint.library`` local engine, ``--jobs`` threads (default: every core), the same
+   pipeline (one intra-op thread per call: parallel over photos), into a fresh library file;
+   photos/s against the target of 90 % of the single-image rate × the cores used;
+3. **clustering**: the library's clusters after the run against the LFW identities — pairwise
+   F1 and BCubed F over the photos of people with ≥ 2 photos in the library (the target: pairwise
+   F1 ≥ 0.90), and over every photo; each photo is represented by its face nearest the centre
+   (LFW names the person at the centre);
+4. peak RSS of the process (``ru_maxrss``).
+
+    .venv/bin/python benchmarks/index_library.py [--photos 1000] [--jobs 2] [--single 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("FACEPRINT_THREADS", "1")  # one core per pipeline call: photos run in parallel
+
+from _common import SHARED, write_result  # noqa: E402
+
+
+def make_library_dir(dest: Path, photos: int | None, seed: int) -> tuple[int, int]:
+    root = SHARED / "lfw" / "images"
+    people = sorted(p for p in root.iterdir() if p.is_dir())
+    if photos:
+        random.Random(seed).shuffle(people)
+    n = 0
+    chosen = 0
+    for person in people:
+        if photos and n >= photos:
+            break
+        (dest / person.name).symlink_to(person.resolve())
+        n += sum(1 for _ in person.glob("*.jpg"))
+        chosen += 1
+    return n, chosen
+
+
+def single_rate(paths: list[Path], pipeline) -> float:
+    from faceprint.io import load_image
+
+    pipeline.process(load_image(paths[0]))  # warm-up
+    t0 = time.perf_counter()
+    for p in paths:
+        pipeline.process(load_image(p))
+    return len(paths) / (time.perf_counter() - t0)
+
+
+def scores(lib: Path) -> dict:
+    import numpy as np
+
+    from faceprint.cluster import cluster_scores
+    from faceprint.library.store import LibraryStore
+
+    with LibraryStore(lib) as store:
+        rows = store.q(
+            "SELECT p.path, f.cluster_id, (f.x1 + f.x2) / 2 - ph.width / 2.0, (f.y1 + f.y2) / 2 - ph.height / 2.0 "
+            "FROM faces f JOIN photos ph ON ph.id = f.photo_id JOIN paths p ON p.photo_id = f.photo_id"
+        )
+        n_faces = store.count("faces")
+    best: dict[str, tuple[float, int]] = {}
+    for path, cid, dx, dy in rows:
+        d = dx * dx + dy * dy
+        if path not in best or d < best[path][0]:
+            best[path] = (d, int(cid))
+    people = [Path(p).parent.name for p in best]
+    pred = np.array([c for _, c in best.values()])
+    true = np.array(people)
+    counts: dict[str, int] = {}
+    for p in people:
+        counts[p] = counts.get(p, 0) + 1
+    multi = np.array([counts[p] >= 2 for p in people])
+    s_multi = cluster_scores(pred[multi], true[multi])
+    s_all = cluster_scores(pred, true)
+    return {"photos_scored": int(pred.size), "faces_in_library": n_faces,
+            "people_with_2plus": int(len({p for p, m in zip(people, multi, strict=True) if m})),
+            "photos_of_people_with_2plus": int(multi.sum()),
+            "people_with_2plus_scores": s_multi.to_dict(), "all_photos_scores": s_all.to_dict()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--photos", type=int, default=None, help="library size (default: all of LFW)")
+    ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--single", type=int, default=200, help="photos for the single-image rate")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", default="index_library", help="result file name")
+    args = ap.parse_args()
+
+    from faceprint.library.indexer import index
+    from faceprint.library.store import LibraryStore
+    from faceprint.pipeline import Pipeline, PipelineConfig
+
+    pipe = Pipeline.from_config(PipelineConfig())
+    with tempfile.TemporaryDirectory() as tmp:
+        coll = Path(tmp) / "lfw-library"
+        coll.mkdir()
+        n_photos, n_people = make_library_dir(coll, args.photos, args.seed)
+        paths = sorted(coll.glob("*/*.jpg"))
+        sample = random.Random(args.seed + 1).sample(paths, min(args.single, len(paths)))
+        print(f"library: {n_photos} photos of {n_people} people; single-image rate on {len(sample)} photos ...")
+        load0 = os.getloadavg()
+        before = single_rate(sample, pipe)
+        print(f"single-image end to end: {before:.2f} photos/s on one core")
+        lib = Path(tmp) / "library.sqlite"
+        with LibraryStore(lib) as store:
+            t0 = time.perf_counter()
+            report = index([str(coll)], store, pipe, jobs=args.jobs)
+            dt = time.perf_counter() - t0
+        after = single_rate(sample, pipe)
+        load1 = os.getloadavg()
+        rate1 = (before + after) / 2
+        print(f"single-image end to end after indexing: {after:.2f} photos/s; mean {rate1:.2f}")
+        rate = report.indexed / dt
+        target = 0.9 * rate1 * args.jobs
+        print(f"indexed {report.indexed} photos ({report.faces} faces, {report.errors} bad) in {dt:.1f} s: "
+              f"{rate:.2f} photos/s with {args.jobs} jobs = {rate / (rate1 * args.jobs):.3f} x single rate x cores "
+              f"(target >= 0.9: {target:.2f}/s); {report.clusters} clusters")
+        sc = scores(lib)
+        m, a = sc["people_with_2plus_scores"], sc["all_photos_scores"]
+        print(f"people with >= 2 photos ({sc['people_with_2plus']} people, {sc['photos_of_people_with_2plus']} photos): "
+              f"pairwise F1 {m['pairwise_f1']:.4f} (P {m['pairwise_precision']:.4f} R {m['pairwise_recall']:.4f}), "
+              f"BCubed F {m['bcubed_f']:.4f}")
+        print(f"every photo: pairwise F1 {a['pairwise_f1']:.4f}, BCubed F {a['bcubed_f']:.4f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MB")
+    write_result(args.name, {
+        "library": {"photos": n_photos, "people": n_people, "subset": args.photos is not None, "seed": args.seed},
+        "pipeline": pipe.config.signature() if pipe.config else pipe.model_tag,
+        "onnxruntime_threads": os.environ.get("FACEPRINT_THREADS"),
+        "single_image": {"photos": len(sample), "photos_per_s": rate1, "before": before, "after": after},
+        "load_average_1_5_15": {"start": load0, "end": load1},
+        "index": {**report.to_dict(), "seconds": dt, "photos_per_s": rate, "jobs": args.jobs,
+                  "ratio_to_single_x_cores": rate / (rate1 * args.jobs)},
+        "clustering": sc,
+        "peak_rss_mb": peak,
+        "targets": {"ratio_to_single_x_cores": 0.9, "pairwise_f1_people_with_2plus": 0.90},
+        "pass": {"speed": rate >= target, "pairwise_f1": m["pairwise_f1"] >= 0.90},
+    })
+
+
+if __name__ == "__main__":
+    main()
