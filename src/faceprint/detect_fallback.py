@@ -20,8 +20,9 @@ on average (16 below the shipped 1:1 threshold), the same faces found on the pad
 
 Geometry (closed form; ``tests/unit/test_detect_fallback.py``): for an ``h × w`` image and a step
 of ratio ``r``, the image is first shrunk by ``s = min(1, max_side / ((1 + 2r) · max(h, w)))`` to
-``round(w·s) × round(h·s)`` (area averaging: the padded image never exceeds the working
-resolution), then padded by ``p = round(r · max(h', w'))`` pixels on every side. A point ``(x', y')``
+``round(w·s) × round(h·s)`` (area averaging: the padded image never exceeds ``max_side``,
+:data:`PAD_MAX_SIDE` in the pipeline), then padded by ``p = round(r · max(h', w'))`` pixels on every side (less by the rounding that would
+take it past ``max_side``). A point ``(x', y')``
 of the padded image is ``((x' − p) / sx, (y' − p) / sy)`` in the image, ``sx = w'/w``, ``sy = h'/h``.
 
 What comes back:
@@ -57,6 +58,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_PAD_STEPS",
     "PAD_GREY",
+    "PAD_MAX_SIDE",
     "SPAN_TOLERANCE",
     "PadStep",
     "detect_padded",
@@ -73,6 +75,10 @@ PAD_MODES: tuple[str, ...] = ("replicate", "constant")
 PAD_GREY = 127
 #: a box "reaches" a side of the image when it ends within this fraction of the image's side of it
 SPAN_TOLERANCE = 0.02
+#: The padded image's longer side is at most this (the image is shrunk first): the face of a tight
+#: crop fills the image, so it is still ≥ 240 px wide there (MTCNN's O-net reads every face at
+#: 48 × 48 px anyway), while an image with no face at all costs each step at most a 480 px detection.
+PAD_MAX_SIDE = 480
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,10 @@ def pad_geometry(height: int, width: int, ratio: float, max_side: int | None = N
     if max_side is not None and (1.0 + 2.0 * ratio) * long > max_side:
         s = max_side / ((1.0 + 2.0 * ratio) * long)
     iw, ih = (max(1, round(width * s)), max(1, round(height * s))) if s < 1.0 else (width, height)
-    return PadGeometry(width, height, iw, ih, int(round(ratio * max(iw, ih))))
+    pad = int(round(ratio * max(iw, ih)))
+    if s < 1.0 and max_side is not None:  # rounding must not take the padded image past max_side
+        pad = max(0, min(pad, (max_side - max(iw, ih)) // 2))
+    return PadGeometry(width, height, iw, ih, pad)
 
 
 def pad_image(image: np.ndarray, step: PadStep, max_side: int | None = None) -> tuple[np.ndarray, PadGeometry]:
@@ -188,11 +197,11 @@ def detect_padded(
     image: np.ndarray,
     steps: Sequence[PadStep] = DEFAULT_PAD_STEPS,
     *,
-    max_side: int | None = None,
+    max_side: int | None = PAD_MAX_SIDE,
 ) -> list[Detection]:
     """Detections of the first pad step (in order) that finds a face, in ``image``'s coordinates,
-    largest first; empty when none does. ``max_side`` bounds the padded image's longer side (the
-    pipeline's working resolution)."""
+    largest first; empty when none does. ``max_side`` bounds the padded image's longer side
+    (default :data:`PAD_MAX_SIDE`; None: no bound)."""
     for step in steps:
         padded, geo = pad_image(image, step, max_side)
         found = [u for d in detector.detect(padded) if (u := unpad_detection(d, geo)) is not None]

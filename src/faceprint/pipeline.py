@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from faceprint.detect_fallback import DEFAULT_PAD_STEPS, PadStep, detect_padded, needs_padding
+from faceprint.detect_fallback import DEFAULT_PAD_STEPS, PAD_MAX_SIDE, PadStep, detect_padded, needs_padding
 from faceprint.errors import InvalidInput, ModelUnavailable, NoFaceFound
 from faceprint.protocols import Detector, Embedder, Landmarker
 from faceprint.types import AlignedFace, Box, Detection, Embedding, Face, Landmarks
@@ -190,7 +190,8 @@ class Pipeline:
         dets = detect_at_working_resolution(self.detector, image, self.detect_max_side)
         if not self.pad_steps or not needs_padding(dets, int(image.shape[1]), int(image.shape[0])):
             return dets
-        return detect_padded(self.detector, image, self.pad_steps, max_side=self.detect_max_side) or dets
+        bound = PAD_MAX_SIDE if self.detect_max_side is None else min(PAD_MAX_SIDE, self.detect_max_side)
+        return detect_padded(self.detector, image, self.pad_steps, max_side=bound) or dets
 
     def landmarks(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Landmarks]:
         """Landmarks for each detection: from the landmarker, else the detector's own."""

@@ -99,6 +99,20 @@ def test_shrunk_padding_maps_back_to_full_resolution() -> None:
     np.testing.assert_allclose(d.box.as_tuple(), (0, 0, 300, 200), atol=1e-6)
 
 
+def test_pipeline_bounds_the_padded_image() -> None:
+    from faceprint.detect_fallback import PAD_MAX_SIDE
+    from faceprint.pipeline import Pipeline
+
+    det = BorderedFaceDetector()
+    p = Pipeline(det, _Emb(), pad_steps=DEFAULT_PAD_STEPS, detect_max_side=1600)
+    (face,) = p.process(_crop(1000, 800))  # a large tight crop: found at ≤ PAD_MAX_SIDE, mapped back
+    assert det.shapes[0] == (1000, 800, 3) and max(det.shapes[-1][:2]) <= PAD_MAX_SIDE
+    np.testing.assert_allclose(face.box.as_tuple(), (0, 0, 800, 1000), atol=1e-6)
+    det.shapes.clear()
+    Pipeline(det, _Emb(), pad_steps=DEFAULT_PAD_STEPS, detect_max_side=256).detect(_crop(300, 300))
+    assert max(det.shapes[-1][:2]) <= 256  # a smaller working resolution bounds it too
+
+
 def test_a_face_partly_in_the_image_keeps_its_clipped_box() -> None:
     g = pad_geometry(100, 100, 0.5)  # pad 50
     d = Detection(Box(30, 40, 110, 130), 0.9, Landmarks(_points(Box(30, 40, 110, 130)), "eyes_nose_mouth5"), "x")
