@@ -21,8 +21,8 @@ on average (16 below the shipped 1:1 threshold), the same faces found on the pad
 Geometry (closed form; ``tests/unit/test_detect_fallback.py``): for an ``h × w`` image and a step
 of ratio ``r``, the image is first shrunk by ``s = min(1, max_side / ((1 + 2r) · max(h, w)))`` to
 ``round(w·s) × round(h·s)`` (area averaging: the padded image never exceeds ``max_side``,
-:data:`PAD_MAX_SIDE` in the pipeline), then padded by ``p = round(r · max(h', w'))`` pixels on every side (less by the rounding that would
-take it past ``max_side``). A point ``(x', y')``
+:data:`PAD_MAX_SIDE` in the pipeline), then padded by ``p = round(r · max(h', w'))`` pixels on every
+side (less by the rounding that would take it past ``max_side``). A point ``(x', y')``
 of the padded image is ``((x' − p) / sx, (y' − p) / sy)`` in the image, ``sx = w'/w``, ``sy = h'/h``.
 
 What comes back:
