@@ -181,6 +181,18 @@ class Pipeline:
         """Tag of the embedding model (``name@version``), stored with every embedding."""
         return self.embedder.card.tag
 
+    def without_tight_crop_fallback(self) -> Pipeline:
+        """This pipeline (same models, shared sessions) with no tight-crop fallback: for video frames
+        and other scenes, which are never face crops, where a frame with no face would otherwise pay
+        for every pad step's detection."""
+        if not self.pad_steps:
+            return self
+        import copy
+
+        other = copy.copy(self)
+        other.pad_steps = ()
+        return other
+
     # ------------------------------------------------------------------ stages
 
     def detect(self, image: np.ndarray) -> list[Detection]:

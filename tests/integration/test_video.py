@@ -83,6 +83,12 @@ def test_each_track_is_named_correctly_and_none_switches(clip_run) -> None:
     assert all(t.identity is None for t in result.tracks if t.first_time >= 7.03)  # the audience is unknown
 
 
+def test_frames_never_pay_for_the_tight_crop_fallback(clip: Path, enrolled) -> None:
+    _, pipe, g = enrolled
+    assert pipe.pad_steps  # the presets re-detect tight crops on a padded image ...
+    assert VideoRun(clip, pipeline=pipe, gallery=g).pipeline.pad_steps == ()  # ... video frames are scenes
+
+
 def test_track_level_beats_or_equals_frame_level(clip_run) -> None:
     _, result, _ = clip_run
     frame_ok = frame_n = track_ok = 0

@@ -202,3 +202,15 @@ def test_config_turns_it_on_by_default_and_keeps_the_signature() -> None:
 
     assert PipelineConfig().tight_crop_fallback is True
     assert PipelineConfig(tight_crop_fallback=False).signature() == PipelineConfig().signature()
+
+
+def test_without_tight_crop_fallback_shares_the_models_and_skips_the_pad_steps() -> None:
+    from faceprint.pipeline import Pipeline
+
+    det = BorderedFaceDetector()
+    p = Pipeline(det, _Emb(), pad_steps=DEFAULT_PAD_STEPS)
+    scene = p.without_tight_crop_fallback()
+    assert scene.pad_steps == () and scene.detector is p.detector and scene.embedder is p.embedder
+    assert p.pad_steps == DEFAULT_PAD_STEPS  # the original keeps its fallback
+    assert scene.process(_crop(120, 100)) == [] and det.shapes == [(120, 100, 3)]  # one detection, no pad step
+    assert scene.without_tight_crop_fallback() is scene

@@ -148,7 +148,8 @@ class VideoRun:
             raise InvalidInput(f"k must be >= 1, got {k}")
         self.reader = source if isinstance(source, VideoReader) else VideoReader(source)
         self.info = self.reader.info
-        self.pipeline = pipeline if pipeline is not None else defaults.default_pipeline()
+        # frames are scenes, never face crops: a frame with no face must not pay for the pad steps
+        self.pipeline = (pipeline if pipeline is not None else defaults.default_pipeline()).without_tight_crop_fallback()
         self.gallery = gallery
         self.model = str(self.pipeline.model_tag)
         if gallery is not None and gallery.model is not None and gallery.model != self.model:
