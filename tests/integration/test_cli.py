@@ -109,3 +109,25 @@ def test_pipeline_options_follow_the_detector(capsys, ex):
     # --upsample is a dlib option: with the default detector (mtcnn) it is bad input, not a crash
     code, _, err = run(capsys, "detect", str(ex / "obama.jpg"), "--upsample", "1")
     assert code == 2 and "--upsample" in err
+
+
+def test_gallery_holds_a_second_real_model(capsys, ex, tmp_path):
+    """Enrol with the default (SFace int8), add the `fast` preset's dlib ResNet with `gallery reembed
+    --add-model`, identify with either: each search uses its own model's embeddings and threshold."""
+    home = str(tmp_path / "home")
+    for name, photo in (("obama", "obama.jpg"), ("biden", "biden.jpg")):
+        assert run(capsys, "enroll", name, str(ex / photo), "--home", home)[0] == 0
+    code, out, _ = run(capsys, "gallery", "reembed", "--add-model", "--preset", "fast", "--home", home, "--json")
+    rep = json.loads(out)
+    assert code == 0 and rep["reembedded"] == 2 and rep["missing"] == 0 and rep["model_to"] == "dlib_resnet_v1@1"
+    info = json.loads(run(capsys, "gallery", "info", "--home", home, "--json")[1])
+    assert [(m["model"], m["faces"], m["primary"]) for m in info["models"]] == [
+        ("sface_int8@1", 2, True), ("dlib_resnet_v1@1", 2, False)]
+    thresholds = {m["model"]: m["threshold"] for m in info["models"]}
+    assert thresholds["sface_int8@1"] != thresholds["dlib_resnet_v1@1"]  # each model's own calibration
+    probe = str(ex / "obama2.jpg")
+    for preset, model in (("default", "sface_int8@1"), ("fast", "dlib_resnet_v1@1")):
+        code, out, _ = run(capsys, "identify", probe, "--preset", preset, "--home", home, "--json")
+        face = json.loads(out)["results"][0]["faces"][0]
+        assert code == 0 and face["identity"] == "obama", (preset, face)
+        assert face["threshold"] == pytest.approx(thresholds[model], abs=1e-6)

@@ -86,7 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "remove": "delete people and all their faces",
         "export": "write the whole gallery to one portable file",
         "import": "merge a gallery file into this gallery",
-        "reembed": "re-compute every embedding with the current pipeline (after a model change)",
+        "reembed": "re-compute every embedding with the chosen pipeline (after a model change), "
+                   "or add / drop one model of several",
     }
     sp = {name: gs.add_parser(name, help=h, description=h) for name, h in acts.items()}
     sp["show"].add_argument("name")
@@ -97,6 +98,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp["reembed"].add_argument("--roots", nargs="*", default=[], metavar="DIR",
                                help="folders to search for moved source images (by content)")
     sp["reembed"].add_argument("--drop-missing", action="store_true", help="drop faces whose source image cannot be found")
+    how = sp["reembed"].add_mutually_exclusive_group()
+    how.add_argument("--add-model", action="store_true",
+                     help="add the chosen pipeline's model (e.g. --preset accurate) next to the models the gallery holds: "
+                          "faces whose photo is gone are kept for the old models and listed as lacking the new one")
+    how.add_argument("--drop-model", metavar="MODEL", default=None,
+                     help="forget one model (name@version, see `gallery info`) and its embeddings; faces stay")
     _add_home(p)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     for name, q in sp.items():
@@ -275,23 +282,32 @@ def _info(args: argparse.Namespace) -> int:
     from faceprint.errors import FaceprintError
 
     with _gallery(args, with_pipeline=False) as g:
-        ni, nf = g.count()
-        info: dict[str, Any] = {"location": g.store.location, "model": g.model, "identities": ni, "faces": nf}
-        if g.model:
+        info: dict[str, Any] = g.info()
+        for m in info["models"]:  # each model's own open-set threshold, for the people enrolled with it
             try:
-                thr = g.threshold(g.model)
-                info["threshold"] = thr.value
-                info["threshold_source"] = thr.source
+                thr = g.threshold(m["model"])
+                m["threshold"], m["threshold_source"] = thr.value, thr.source
                 if thr.target_fpir is not None:
-                    info["target_fpir"] = thr.target_fpir
+                    m["target_fpir"] = thr.target_fpir
             except FaceprintError as e:
-                info["threshold"] = None
-                info["threshold_source"] = str(e)
+                m["threshold"], m["threshold_source"] = None, str(e)
+        primary = next((m for m in info["models"] if m["model"] == info["model"]), None)
+        if primary is not None:  # the primary model's threshold at the top level, as before
+            info["threshold"], info["threshold_source"] = primary["threshold"], primary["threshold_source"]
+            if "target_fpir" in primary:
+                info["target_fpir"] = primary["target_fpir"]
     if getattr(args, "json", False):
         print_json(info)
-    else:
-        for k, v in info.items():
+        return 0
+    for k, v in info.items():
+        if k != "models":
             print(f"{k:>17}: {v}")
+    for m in info["models"]:
+        thr = f"{m['threshold']:.4f} ({m['threshold_source']})" if m["threshold"] is not None else m["threshold_source"]
+        print(f"{'model':>17}: {m['model']}{' (primary)' if m['primary'] else ''}, {m['dim']}-D, {m['faces']} faces"
+              f"{', ' + str(m['faces_lacking']) + ' lacking it' if m['faces_lacking'] else ''}; threshold {thr}")
+        for item in m.get("lacking", []):
+            print(f"{'':>19}lacking: {item}")
     return 0
 
 
@@ -375,13 +391,29 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _reembed(args: argparse.Namespace) -> int:
+    if args.drop_model:
+        with _gallery(args, with_pipeline=False) as g:
+            n = g.drop_model(args.drop_model)
+            left = g.models
+        if args.json:
+            print_json({"dropped_model": args.drop_model, "embeddings_removed": n, "models": left})
+        else:
+            print(f"dropped {args.drop_model}: {n} embeddings removed; the gallery holds {', '.join(left) or 'no model'}")
+        return 0
     pipe = pipeline_from_args(args)
     with _gallery(args, with_pipeline=False) as g:
-        report = g.reembed(pipe, roots=args.roots, drop_missing=args.drop_missing)
+        if args.add_model:
+            report = g.add_model(pipe, roots=args.roots)
+        else:
+            report = g.reembed(pipe, roots=args.roots, drop_missing=args.drop_missing)
     if args.json:
         print_json(report.to_dict())
+    elif args.add_model:
+        print(f"added {report.model_to}: {report.n_reembedded} faces embedded; "
+              f"{report.n_missing} kept without it (photo gone; they keep {report.model_from})")
+        for item in report.missing[:20]:
+            print(f"  lacking {report.model_to}: {item}", file=sys.stderr)
     else:
         print(f"re-embedded {report.n_reembedded} faces with {report.model_to} (was {report.model_from}); "
               f"dropped {report.n_dropped}")
     return 0
-

@@ -123,6 +123,33 @@ def test_gallery_reembed_cli(fake_pipeline, people: Path, tmp_path: Path, capsys
     assert code == 0 and json.loads(out)["reembedded"] == 6 and json.loads(out)["model_to"] == "fake@9"
 
 
+def test_gallery_reembed_adds_and_drops_a_model(fake_pipeline, people: Path, tmp_path: Path, capsys) -> None:
+    home = str(tmp_path / "home")
+    run(capsys, "enroll", "--folders", str(people), "--home", home, "--no-progress")
+    (people / "ada" / "1.png").unlink()  # a photo gone before the new model is added
+    api.set_default_pipeline(FakePipeline("other@1", 16))
+    code, out, err = run(capsys, "gallery", "reembed", "--add-model", "--home", home)
+    assert code == 0 and "added other@1: 5 faces embedded; 1 kept without it" in out
+    assert "lacking other@1: ada:" in err and "1.png" in err
+    code, out, _ = run(capsys, "gallery", "info", "--home", home, "--json")
+    info = json.loads(out)
+    assert info["faces"] == 6 and info["model"] == "fake@1"
+    by = {m["model"]: m for m in info["models"]}
+    assert by["fake@1"]["faces"] == 6 and by["fake@1"]["primary"] and by["fake@1"]["faces_lacking"] == 0
+    assert by["other@1"]["faces"] == 5 and by["other@1"]["faces_lacking"] == 1 and by["other@1"]["dim"] == 16
+    assert "threshold_source" in by["other@1"]
+    code, out, _ = run(capsys, "gallery", "info", "--home", home)
+    assert code == 0 and "other@1, 16-D, 5 faces, 1 lacking it" in out and "lacking: ada:" in out
+    # identification with either model sees its own embeddings only
+    code, out, _ = run(capsys, "identify", str(people / "bob" / "0.png"), "--home", home, "--json", "--threshold", "0.7")
+    assert code == 0 and json.loads(out)["results"][0]["faces"][0]["identity"] == "bob"
+    code, out, _ = run(capsys, "gallery", "reembed", "--drop-model", "other@1", "--home", home, "--json")
+    assert code == 0 and json.loads(out) == {"dropped_model": "other@1", "embeddings_removed": 5, "models": ["fake@1"]}
+    with pytest.raises(SystemExit) as e:
+        main(["gallery", "reembed", "--add-model", "--drop-model", "x@1", "--home", home])
+    assert e.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
 def test_cluster_writes_json_and_contact_sheet(fake_pipeline, tmp_path: Path, capsys) -> None:
     photos = tmp_path / "photos"
     for p in range(3):
