@@ -18,6 +18,8 @@ from faceprint.cli._common import add_jobs_arg, add_output_args, add_pipeline_ar
 def add_library_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--library", default=None, metavar="FILE",
                    help="the library file (default: library.sqlite in --home)")
+    p.add_argument("--store", dest="library", metavar="URL|FILE",
+                   help="the library's store: a postgresql://... URL (PostgreSQL + pgvector) or an SQLite file")
     p.add_argument("--home", default=None, help="data directory (default $FACEPRINT_HOME, else the user data dir)")
 
 

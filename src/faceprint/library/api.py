@@ -16,8 +16,11 @@ PathLike = str | os.PathLike[str]
 
 
 def open_library(library: PathLike | None = None, *, home: PathLike | None = None, create: bool = True) -> LibraryStore:
-    """The library file ``library``, else ``library.sqlite`` in the faceprint home."""
-    return LibraryStore(library if library is not None else default_library_path(home), create=create)
+    """The library ``library`` (a file, or a ``postgresql://`` URL: :mod:`faceprint.library.backends`),
+    else ``library.sqlite`` in the faceprint home."""
+    from faceprint.library.backends import open_store
+
+    return open_store(library if library is not None else default_library_path(home), create=create)
 
 
 def index(
