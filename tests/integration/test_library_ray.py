@@ -35,12 +35,11 @@ ACTOR = "MapWorker(MapBatches(IndexActor))"
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[Any]:
     """A local Ray with 2 CPUs, workers importing this checkout's faceprint."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    from faceprint.library.ray_engine import start_local_ray
+
     paths = [str(REPO / "src"), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
     os.environ["PYTHONPATH"] = os.pathsep.join(paths)
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 << 20, log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield ray
+    yield start_local_ray(2)
     ray.shutdown()
 
 

@@ -46,8 +46,11 @@ from faceprint.library.walk import FoundFile
 logger = logging.getLogger(__name__)
 
 OBJECT_STORE_MB = 256
-#: Environment for a local Ray and its workers: no usage stats, quiet Ray Data.
-RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_IMPORT_WARNING": "1"}
+#: Environment for a Ray started here (set unless already set): no usage stats, and no memory
+#: monitor — a local Ray's monitor watches the whole machine's memory and kills Ray workers when
+#: *other* programs fill it (measured: a 23 GB process elsewhere had both actors killed and the run
+#: stalled for minutes); an actor holds one pipeline (~400-500 MB), bounded.
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_IMPORT_WARNING": "1", "RAY_memory_monitor_refresh_ms": "0"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,16 @@ def import_ray() -> Any:
     return ray
 
 
+def start_local_ray(num_cpus: int) -> Any:
+    """Start a local Ray for this process (:data:`RAY_ENV`, no dashboard, an object store of
+    :data:`OBJECT_STORE_MB`, Ray Data progress bars off); returns the ``ray`` module."""
+    ray = import_ray()
+    ray.init(num_cpus=num_cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_MB << 20,
+             log_to_driver=False, configure_logging=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    return ray
+
+
 class RaySession:
     """A connection to Ray for one job: reuses one the caller made, else connects to ``address``
     or starts a local Ray; :meth:`close` disconnects only what it started."""
@@ -93,15 +106,13 @@ class RaySession:
             return
         try:
             if address is None:
-                self.ray.init(num_cpus=num_cpus, include_dashboard=False, object_store_memory=OBJECT_STORE_MB << 20,
-                              log_to_driver=False, configure_logging=False)
+                start_local_ray(num_cpus)
             else:
                 self.ray.init(address=address, log_to_driver=False, configure_logging=False)
+                self.ray.data.DataContext.get_current().enable_progress_bars = False
         except Exception as e:  # noqa: BLE001 - whatever Ray raises, say where it failed
             raise EngineError(f"cannot {'start a local Ray' if address is None else f'connect to Ray at {address}'}: {e}") from e
         self.started = True
-        ctx = self.ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = False
 
     def cpus(self) -> int:
         return max(1, int(self.ray.cluster_resources().get("CPU", 1)))
