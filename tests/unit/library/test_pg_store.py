@@ -113,3 +113,13 @@ def test_cli_index_people_name_find_with_a_store_url(collection: Path, pg_db: st
     capsys.readouterr()
     assert main(["find", "Ada", "--store", pg_db, "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 3
+
+
+def test_process_pool_workers_reopen_the_postgres_library(tmp_path: Path, collection: Path, pg_db: str) -> None:
+    with LibraryStore(tmp_path / "lib.sqlite") as lite, PgLibraryStore(pg_db) as pg:
+        index([str(collection)], lite, FakePipeline(), jobs=1, threshold=THR)
+        r = index([str(collection)], pg, FakePipeline(), jobs=2, threshold=THR, pool="processes")
+        assert (r.indexed, r.faces) == (7, 7)
+        a, b = dump(lite), dump(pg)
+        assert a["paths"] == b["paths"] and a["faces"].keys() == b["faces"].keys()
+        assert sorted(len(c[1]) for c in a["clusters"]) == sorted(len(c[1]) for c in b["clusters"]) == [2, 2, 3]
