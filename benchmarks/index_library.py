@@ -21,9 +21,11 @@ In one process:
    monitor) with 1 and 2 workers (``--ray-workers``), each into a fresh SQLite file written by the
    driver; the time includes starting the actors and loading their models; photos/s, the same
    clustering scores, and the peak summed RSS of the actor processes (sampled every 0.5 s);
+   ``--ray-postgres`` adds a run with the most workers into PostgreSQL + pgvector (a pgserver
+   server on this machine), the store a cluster uses;
 5. peak RSS of this process (``ru_maxrss``).
 
-    .venv/bin/python benchmarks/index_library.py [--photos 1000] [--jobs 2] [--single 200] [--ray-workers 1,2]
+    .venv/bin/python benchmarks/index_library.py [--photos 1000] [--jobs 2] [--single 200] [--ray-workers 1,2] [--ray-postgres]
 """
 
 from __future__ import annotations
@@ -68,13 +70,13 @@ def single_rate(paths: list[Path], pipeline) -> float:
     return len(paths) / (time.perf_counter() - t0)
 
 
-def scores(lib: Path) -> dict:
+def scores(lib: Path | str) -> dict:
     import numpy as np
 
     from faceprint.cluster import cluster_scores
-    from faceprint.library.store import LibraryStore
+    from faceprint.library.backends import open_store
 
-    with LibraryStore(lib) as store:
+    with open_store(lib, create=False) as store:
         rows = store.q(
             "SELECT p.path, f.cluster_id, (f.x1 + f.x2) / 2 - ph.width / 2.0, (f.y1 + f.y2) / 2 - ph.height / 2.0 "
             "FROM faces f JOIN photos ph ON ph.id = f.photo_id JOIN paths p ON p.photo_id = f.photo_id"
@@ -131,10 +133,23 @@ class ActorMemory:
         self._thread.join()
 
 
-def ray_runs(coll: Path, tmp: Path, pipe, workers: list[int], cores: int, single: float) -> list[dict]:
-    """The Ray engine on a local Ray, once per worker count (see the module docstring)."""
+def pg_server(tmp: Path):
+    """A PostgreSQL + pgvector server from the pgserver wheel (the tests' server), in ``tmp``; its URL."""
+    import pgserver
+
+    d = tmp / "pg"
+    d.mkdir()
+    srv = pgserver.get_server(str(d), cleanup_mode="stop")
+    srv.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+    return srv, srv.get_uri()
+
+
+def ray_runs(coll: Path, tmp: Path, pipe, workers: list[int], cores: int, single: float,
+             postgres: bool = False) -> list[dict]:
+    """The Ray engine on a local Ray, once per worker count, into SQLite files; with ``postgres``
+    once more with the most workers into PostgreSQL (see the module docstring)."""
+    from faceprint.library.backends import open_store
     from faceprint.library.ray_engine import RayEngine, start_local_ray
-    from faceprint.library.store import LibraryStore
 
     here = str(Path(__file__).resolve().parents[1] / "src")
     os.environ["PYTHONPATH"] = os.pathsep.join([here, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
@@ -143,10 +158,15 @@ def ray_runs(coll: Path, tmp: Path, pipe, workers: list[int], cores: int, single
     start_s = time.perf_counter() - t0
     print(f"local Ray started with {cores} CPUs in {start_s:.1f} s")
     out = []
+    srv = None
+    plan: list[tuple[int, Path | str]] = [(w, tmp / f"library-ray{w}.sqlite") for w in workers]
+    if postgres:
+        srv, url = pg_server(tmp)
+        plan.append((max(workers), url))
     try:
-        for w in workers:
-            lib = tmp / f"library-ray{w}.sqlite"
-            with LibraryStore(lib) as store, ActorMemory() as mem:
+        for w, lib in plan:
+            store_kind = "sqlite" if isinstance(lib, Path) else "postgresql"
+            with open_store(lib) as store, ActorMemory() as mem:
                 engine = RayEngine(store, pipe, workers=w)
                 t0 = time.perf_counter()
                 report = engine.index([str(coll)])
@@ -154,14 +174,16 @@ def ray_runs(coll: Path, tmp: Path, pipe, workers: list[int], cores: int, single
             rate = report.indexed / dt
             sc = scores(lib)
             m = sc["people_with_2plus_scores"]
-            print(f"Ray, {w} worker(s): {report.indexed} photos ({report.faces} faces) in {dt:.1f} s: {rate:.2f} photos/s "
-                  f"= {rate / (single * w):.3f} x single rate x workers; pairwise F1 {m['pairwise_f1']:.4f}, "
+            print(f"Ray, {w} worker(s), {store_kind}: {report.indexed} photos ({report.faces} faces) in {dt:.1f} s: "
+                  f"{rate:.2f} photos/s = {rate / (single * w):.3f} x single rate x workers; pairwise F1 {m['pairwise_f1']:.4f}, "
                   f"BCubed F {m['bcubed_f']:.4f}; actors' peak RSS {mem.peak_mb:.0f} MB; Ray runs {engine.last_attempts}")
-            out.append({"workers": w, **report.to_dict(), "seconds": dt, "photos_per_s": rate,
+            out.append({"workers": w, "store": store_kind, **report.to_dict(), "seconds": dt, "photos_per_s": rate,
                         "ratio_to_single_x_workers": rate / (single * w), "ray_runs": engine.last_attempts,
                         "actors_peak_rss_mb": mem.peak_mb, "clustering": sc})
     finally:
         ray.shutdown()
+        if srv is not None:
+            srv.cleanup()
     return [{"ray_start_s": start_s, "num_cpus": cores}, *out]
 
 
@@ -173,6 +195,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="index_library", help="result file name")
     ap.add_argument("--ray-workers", default="1,2", help="Ray engine runs, by worker count ('' for none)")
+    ap.add_argument("--ray-postgres", action="store_true",
+                    help="one more Ray run (most workers) into PostgreSQL + pgvector (a pgserver server)")
     args = ap.parse_args()
 
     from faceprint.library.indexer import index
@@ -211,7 +235,7 @@ def main() -> None:
               f"BCubed F {m['bcubed_f']:.4f}")
         print(f"every photo: pairwise F1 {a['pairwise_f1']:.4f}, BCubed F {a['bcubed_f']:.4f}")
         workers = [int(w) for w in args.ray_workers.split(",") if w.strip()]
-        ray = ray_runs(coll, Path(tmp), pipe, workers, args.jobs, rate1) if workers else []
+        ray = ray_runs(coll, Path(tmp), pipe, workers, args.jobs, rate1, args.ray_postgres) if workers else []
         load2 = os.getloadavg()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
