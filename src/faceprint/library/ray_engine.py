@@ -168,6 +168,7 @@ class RayRunner:
         self.recipe = pipeline_recipe(pipeline)
         self.spec = spec
         self.attempts = 0
+        self.last_error: str | None = None
 
     def _dataset(self, files: Sequence[FoundFile], workers: int) -> Any:
         ray = self.session.ray
@@ -183,8 +184,8 @@ class RayRunner:
         left = {f.path: f for f in files}
         while left:
             if self.attempts >= self.options.max_attempts:
-                raise EngineError(f"{len(left)} file(s) still without a result after {self.attempts} Ray run(s); "
-                                  "what was indexed is stored: run again to resume")
+                raise EngineError(f"{len(left)} file(s) still without a result after {self.attempts} Ray run(s) "
+                                  f"(last failure: {self.last_error}); what was indexed is stored: run again to resume")
             self.attempts += 1
             todo = list(left.values())
             workers = max(1, min(self.options.workers or self.session.cpus(), len(todo)))
@@ -200,7 +201,8 @@ class RayRunner:
                 cause = getattr(e, "cause", None)
                 if isinstance(cause, FaceprintError):  # a model that cannot load fails every attempt
                     raise cause from e
-                logger.warning("Ray run %d failed (%s); %d file(s) left", self.attempts, e, len(left))
+                self.last_error = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                logger.warning("Ray run %d failed (%s); %d file(s) left", self.attempts, self.last_error, len(left))
 
 
 class RayEngine:
