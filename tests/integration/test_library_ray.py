@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,38 @@ def test_cli_engine_ray_into_the_sqlite_file(local_ray: Any, photos: Path, tmp_p
     assert json.loads(capsys.readouterr().out)["indexed"] == len(local_run)
     with LibraryStore(lib) as store:
         assert_equal_runs(faces_by_path(store), local_run)
+
+
+def test_cli_starts_and_stops_its_own_local_ray_into_postgres(photos: Path, pg_server: str, local_run: dict[str, Any],
+                                                               tmp_path: Path) -> None:
+    """A real `faceprint index --engine ray --store URL` process: it starts a local Ray, indexes,
+    and stops it (no Ray process of its own is left)."""
+    import subprocess
+
+    import psutil
+
+    def ray_daemons() -> set[int]:
+        return {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in ("raylet", "gcs_server")}
+
+    before = ray_daemons()
+    url = fresh_database(pg_server)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "FACEPRINT_HOME": str(tmp_path / "home")}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "faceprint.cli.main", "index", str(photos / "knn" / "train"),
+                             "--engine", "ray", "--workers", "1", "--store", url, "--json", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    report = json.loads(out)
+    train = {p: v for p, v in local_run.items() if "/knn/train/" in p}
+    assert report["indexed"] == len(train) == 9 and report["errors"] == 0
+    with PgLibraryStore(url, create=False) as pg:
+        assert_equal_runs(faces_by_path(pg), train)
+    for _ in range(50):  # its raylet and GCS server end with it
+        if ray_daemons() <= before:
+            break
+        time.sleep(0.2)
+    assert ray_daemons() <= before
 
 
 def _cmdline(p: Any) -> list[str]:
