@@ -16,16 +16,9 @@ In one process:
    F1 and BCubed F over the photos of people with ≥ 2 photos in the library (the target: pairwise
    F1 ≥ 0.90), and over every photo; each photo is represented by its face nearest the centre
    (LFW names the person at the centre);
-4. **Ray**: the same library indexed by the Ray engine on a local Ray (``num_cpus`` = the cores,
-   started once before these runs by ``ray_engine.start_local_ray``: no dashboard, no memory
-   monitor) with 1 and 2 workers (``--ray-workers``), each into a fresh SQLite file written by the
-   driver; the time includes starting the actors and loading their models; photos/s, the same
-   clustering scores, and the peak summed RSS of the actor processes (sampled every 0.5 s);
-   ``--ray-postgres`` adds a run with the most workers into PostgreSQL + pgvector (a pgserver
-   server on this machine), the store a cluster uses;
-5. peak RSS of this process (``ru_maxrss``).
+4. peak RSS of the process (``ru_maxrss``).
 
-    .venv/bin/python benchmarks/index_library.py [--photos 1000] [--jobs 2] [--single 200] [--ray-workers 1,2] [--ray-postgres]
+    .venv/bin/python benchmarks/index_library.py [--photos 1000] [--jobs 2] [--single 200]
 """
 
 from __future__ import annotations
@@ -35,13 +28,13 @@ import os
 import random
 import resource
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 os.environ.setdefault("FACEPRINT_THREADS", "1")  # one core per pipeline call: photos run in parallel
 
 from _common import SHARED, write_result  # noqa: E402
+from _ray_library import ray_runs  # noqa: E402
 
 
 def make_library_dir(dest: Path, photos: int | None, seed: int) -> tuple[int, int]:
@@ -102,91 +95,6 @@ def scores(lib: Path | str) -> dict:
             "people_with_2plus_scores": s_multi.to_dict(), "all_photos_scores": s_all.to_dict()}
 
 
-class ActorMemory:
-    """Peak of the summed RSS of the Ray actor processes below this one, sampled in a thread."""
-
-    def __init__(self, period_s: float = 0.5) -> None:
-        self.peak_mb = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(period_s,), daemon=True)
-
-    def _run(self, period_s: float) -> None:
-        import psutil
-
-        me = psutil.Process()
-        while not self._stop.wait(period_s):
-            total = 0
-            for p in me.children(recursive=True):
-                try:
-                    if "MapWorker" in " ".join(p.cmdline()):
-                        total += p.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak_mb = max(self.peak_mb, total / 2**20)
-
-    def __enter__(self) -> ActorMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def pg_server(tmp: Path):
-    """A PostgreSQL + pgvector server from the pgserver wheel (the tests' server), in ``tmp``; its URL."""
-    import pgserver
-
-    d = tmp / "pg"
-    d.mkdir()
-    srv = pgserver.get_server(str(d), cleanup_mode="stop")
-    srv.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-    return srv, srv.get_uri()
-
-
-def ray_runs(coll: Path, tmp: Path, pipe, workers: list[int], cores: int, single: float,
-             postgres: bool = False) -> list[dict]:
-    """The Ray engine on a local Ray, once per worker count, into SQLite files; with ``postgres``
-    once more with the most workers into PostgreSQL (see the module docstring)."""
-    from faceprint.library.backends import open_store
-    from faceprint.library.ray_engine import RayEngine, start_local_ray
-
-    here = str(Path(__file__).resolve().parents[1] / "src")
-    os.environ["PYTHONPATH"] = os.pathsep.join([here, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
-    t0 = time.perf_counter()
-    ray = start_local_ray(cores)
-    start_s = time.perf_counter() - t0
-    print(f"local Ray started with {cores} CPUs in {start_s:.1f} s")
-    out = []
-    srv = None
-    plan: list[tuple[int, Path | str]] = [(w, tmp / f"library-ray{w}.sqlite") for w in workers]
-    if postgres:
-        srv, url = pg_server(tmp)
-        plan.append((max(workers), url))
-    try:
-        for w, lib in plan:
-            store_kind = "sqlite" if isinstance(lib, Path) else "postgresql"
-            with open_store(lib) as store, ActorMemory() as mem:
-                engine = RayEngine(store, pipe, workers=w)
-                t0 = time.perf_counter()
-                report = engine.index([str(coll)])
-                dt = time.perf_counter() - t0
-            rate = report.indexed / dt
-            sc = scores(lib)
-            m = sc["people_with_2plus_scores"]
-            print(f"Ray, {w} worker(s), {store_kind}: {report.indexed} photos ({report.faces} faces) in {dt:.1f} s: "
-                  f"{rate:.2f} photos/s = {rate / (single * w):.3f} x single rate x workers; pairwise F1 {m['pairwise_f1']:.4f}, "
-                  f"BCubed F {m['bcubed_f']:.4f}; actors' peak RSS {mem.peak_mb:.0f} MB; Ray runs {engine.last_attempts}")
-            out.append({"workers": w, "store": store_kind, **report.to_dict(), "seconds": dt, "photos_per_s": rate,
-                        "ratio_to_single_x_workers": rate / (single * w), "ray_runs": engine.last_attempts,
-                        "actors_peak_rss_mb": mem.peak_mb, "clustering": sc})
-    finally:
-        ray.shutdown()
-        if srv is not None:
-            srv.cleanup()
-    return [{"ray_start_s": start_s, "num_cpus": cores}, *out]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--photos", type=int, default=None, help="library size (default: all of LFW)")
@@ -194,7 +102,8 @@ def main() -> None:
     ap.add_argument("--single", type=int, default=200, help="photos for the single-image rate")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="index_library", help="result file name")
-    ap.add_argument("--ray-workers", default="1,2", help="Ray engine runs, by worker count ('' for none)")
+    ap.add_argument("--ray-workers", default="1,2",
+                    help="Ray engine runs on a local Ray, by worker count ('' for none; benchmarks/_ray_library.py)")
     ap.add_argument("--ray-postgres", action="store_true",
                     help="one more Ray run (most workers) into PostgreSQL + pgvector (a pgserver server)")
     args = ap.parse_args()
@@ -235,7 +144,7 @@ def main() -> None:
               f"BCubed F {m['bcubed_f']:.4f}")
         print(f"every photo: pairwise F1 {a['pairwise_f1']:.4f}, BCubed F {a['bcubed_f']:.4f}")
         workers = [int(w) for w in args.ray_workers.split(",") if w.strip()]
-        ray = ray_runs(coll, Path(tmp), pipe, workers, args.jobs, rate1, args.ray_postgres) if workers else []
+        ray = ray_runs(coll, Path(tmp), pipe, workers, args.jobs, rate1, scores, args.ray_postgres) if workers else []
         load2 = os.getloadavg()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
@@ -244,11 +153,11 @@ def main() -> None:
         "pipeline": pipe.config.signature() if pipe.config else pipe.model_tag,
         "onnxruntime_threads": os.environ.get("FACEPRINT_THREADS"),
         "single_image": {"photos": len(sample), "photos_per_s": rate1, "before": before, "after": after},
-        "load_average_1_5_15": {"start": load0, "after_local": load1, "end": load2},
+        "load_average_1_5_15": {"start": load0, "end": load1},
         "index": {**report.to_dict(), "seconds": dt, "photos_per_s": rate, "jobs": args.jobs,
                   "ratio_to_single_x_cores": rate / (rate1 * args.jobs)},
         "clustering": sc,
-        "ray": {"local_ray": ray[0], "runs": ray[1:]} if ray else None,
+        "ray": {"local_ray": ray[0], "runs": ray[1:], "load_average_1_5_15_end": load2} if ray else None,
         "peak_rss_mb": peak,
         "targets": {"ratio_to_single_x_cores": 0.9, "pairwise_f1_people_with_2plus": 0.90},
         "pass": {"speed": rate >= target, "pairwise_f1": m["pairwise_f1"] >= 0.90},
