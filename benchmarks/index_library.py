@@ -100,12 +100,12 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=None, help="library size (default: all of LFW)")
     ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--single", type=int, default=200, help="photos for the single-image rate")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--name", default="index_library", help="result file name")
     ap.add_argument("--ray-workers", default="1,2",
                     help="Ray engine runs on a local Ray, by worker count ('' for none; benchmarks/_ray_library.py)")
     ap.add_argument("--ray-postgres", action="store_true",
                     help="one more Ray run (most workers) into PostgreSQL + pgvector (a pgserver server)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", default="index_library", help="result file name")
     args = ap.parse_args()
 
     from faceprint.library.indexer import index
