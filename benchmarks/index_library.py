@@ -34,6 +34,7 @@ from pathlib import Path
 os.environ.setdefault("FACEPRINT_THREADS", "1")  # one core per pipeline call: photos run in parallel
 
 from _common import SHARED, write_result  # noqa: E402
+from _ray_library import ray_runs  # noqa: E402
 
 
 def make_library_dir(dest: Path, photos: int | None, seed: int) -> tuple[int, int]:
@@ -62,13 +63,13 @@ def single_rate(paths: list[Path], pipeline) -> float:
     return len(paths) / (time.perf_counter() - t0)
 
 
-def scores(lib: Path) -> dict:
+def scores(lib: Path | str) -> dict:
     import numpy as np
 
     from faceprint.cluster import cluster_scores
-    from faceprint.library.store import LibraryStore
+    from faceprint.library.backends import open_store
 
-    with LibraryStore(lib) as store:
+    with open_store(lib, create=False) as store:
         rows = store.q(
             "SELECT p.path, f.cluster_id, (f.x1 + f.x2) / 2 - ph.width / 2.0, (f.y1 + f.y2) / 2 - ph.height / 2.0 "
             "FROM faces f JOIN photos ph ON ph.id = f.photo_id JOIN paths p ON p.photo_id = f.photo_id"
@@ -99,6 +100,10 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=None, help="library size (default: all of LFW)")
     ap.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--single", type=int, default=200, help="photos for the single-image rate")
+    ap.add_argument("--ray-workers", default="1,2",
+                    help="Ray engine runs on a local Ray, by worker count ('' for none; benchmarks/_ray_library.py)")
+    ap.add_argument("--ray-postgres", action="store_true",
+                    help="one more Ray run (most workers) into PostgreSQL + pgvector (a pgserver server)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="index_library", help="result file name")
     args = ap.parse_args()
@@ -138,6 +143,9 @@ def main() -> None:
               f"pairwise F1 {m['pairwise_f1']:.4f} (P {m['pairwise_precision']:.4f} R {m['pairwise_recall']:.4f}), "
               f"BCubed F {m['bcubed_f']:.4f}")
         print(f"every photo: pairwise F1 {a['pairwise_f1']:.4f}, BCubed F {a['bcubed_f']:.4f}")
+        workers = [int(w) for w in args.ray_workers.split(",") if w.strip()]
+        ray = ray_runs(coll, Path(tmp), pipe, workers, args.jobs, rate1, scores, args.ray_postgres) if workers else []
+        load2 = os.getloadavg()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
     write_result(args.name, {
@@ -149,6 +157,7 @@ def main() -> None:
         "index": {**report.to_dict(), "seconds": dt, "photos_per_s": rate, "jobs": args.jobs,
                   "ratio_to_single_x_cores": rate / (rate1 * args.jobs)},
         "clustering": sc,
+        "ray": {"local_ray": ray[0], "runs": ray[1:], "load_average_1_5_15_end": load2} if ray else None,
         "peak_rss_mb": peak,
         "targets": {"ratio_to_single_x_cores": 0.9, "pairwise_f1_people_with_2plus": 0.90},
         "pass": {"speed": rate >= target, "pairwise_f1": m["pairwise_f1"] >= 0.90},

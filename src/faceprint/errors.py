@@ -84,3 +84,10 @@ class NotFitted(FaceprintError):
     """An estimator was used before ``fit``."""
 
     code = "not_fitted"
+
+
+class EngineError(FaceprintError):
+    """The engine running a job could not (a Ray cluster unreachable or not installed, workers
+    lost more often than retries allow). What was committed stays; running again resumes."""
+
+    code = "engine_error"

@@ -1,4 +1,4 @@
-"""faceprint index DIR... [--library FILE | --home DIR] [--jobs N] [--json]
+"""faceprint index DIR... [--library FILE | --store URL] [--jobs N] [--engine ray [--address A] [--workers N]] [--json]
 
 Indexes a photo collection into the library (``library.sqlite`` in the faceprint home): every
 face with its box, landmarks, embedding, quality and thumbnail, clustered into people as photos
@@ -18,6 +18,8 @@ from faceprint.cli._common import add_jobs_arg, add_output_args, add_pipeline_ar
 def add_library_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--library", default=None, metavar="FILE",
                    help="the library file (default: library.sqlite in --home)")
+    p.add_argument("--store", dest="library", metavar="URL|FILE",
+                   help="the library's store: a postgresql://... URL (PostgreSQL + pgvector) or an SQLite file")
     p.add_argument("--home", default=None, help="data directory (default $FACEPRINT_HOME, else the user data dir)")
 
 
@@ -31,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("dirs", nargs="+", metavar="DIR", help="folders (or photos) to index")
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="where to run (default local)")
+    p.add_argument("--address", default=None,
+                   help="--engine ray: a running Ray cluster (auto, HOST:6379 or ray://HOST:10001; default: a local Ray)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="--engine ray: actors, one pipeline each (default: --jobs, else every core)")
     p.add_argument("--threshold", type=float, default=None,
                    help="cosine similarity linking two faces (default: the model's calibrated clustering "
                    "threshold for the library's size)")
@@ -57,10 +63,14 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(1)
 
+    if args.engine != "ray" and (args.address is not None or args.workers is not None):
+        print("note: --address and --workers are for --engine ray; ignored", file=sys.stderr)
     pipe = pipeline_from_args(args)
+    jobs = jobs_of(args) if args.engine != "ray" or args.jobs is not None else None  # ray: the cluster's CPUs
     try:
-        report = index(args.dirs, library=args.library, home=args.home, pipeline=pipe, jobs=jobs_of(args),
-                       threshold=args.threshold, engine=args.engine, on_progress=on_progress, on_total=on_total)
+        report = index(args.dirs, library=args.library, home=args.home, pipeline=pipe, jobs=jobs,
+                       threshold=args.threshold, engine=args.engine, on_progress=on_progress, on_total=on_total,
+                       **({"address": args.address, "workers": args.workers} if args.engine == "ray" else {}))
     finally:
         if bar is not None:
             bar.close()

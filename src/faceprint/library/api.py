@@ -16,8 +16,11 @@ PathLike = str | os.PathLike[str]
 
 
 def open_library(library: PathLike | None = None, *, home: PathLike | None = None, create: bool = True) -> LibraryStore:
-    """The library file ``library``, else ``library.sqlite`` in the faceprint home."""
-    return LibraryStore(library if library is not None else default_library_path(home), create=create)
+    """The library ``library`` (a file, or a ``postgresql://`` URL: :mod:`faceprint.library.backends`),
+    else ``library.sqlite`` in the faceprint home."""
+    from faceprint.library.backends import open_store
+
+    return open_store(library if library is not None else default_library_path(home), create=create)
 
 
 def index(
@@ -30,16 +33,20 @@ def index(
     threshold: float | None = None,
     engine: str = "local",
     pool: str = "threads",
+    address: str | None = None,
+    workers: int | None = None,
     on_progress: Callable[[str, PhotoResult | None], None] | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> IndexReport:
-    """Index every photo under ``roots`` into the library (see :mod:`faceprint.library.indexer`)."""
+    """Index every photo under ``roots`` into the library (see :mod:`faceprint.library.indexer`).
+    ``engine="ray"`` runs it on Ray (:mod:`faceprint.library.ray_engine`: ``address`` of a running
+    cluster, else a local Ray; ``workers`` actors, default ``jobs``)."""
     from faceprint.library.engine import make_engine
 
     paths = [os.fspath(roots)] if isinstance(roots, (str, os.PathLike)) else [os.fspath(r) for r in roots]
     with open_library(library, home=home) as store:
         eng = make_engine(engine, store=store, pipeline=pipeline, jobs=jobs, threshold=threshold, home=home,
-                          pool=pool)
+                          pool=pool, **({"address": address, "workers": workers} if engine == "ray" else {}))
         return eng.index(paths, on_progress=on_progress, on_total=on_total)
 
 

@@ -196,16 +196,9 @@ class IncrementalClusterer:
         return t.value, t.source
 
     def _vectors(self, ids: np.ndarray) -> np.ndarray:
-        from faceprint.library.store import blob_vec
-
         if self._ids.size != ids.size or not np.array_equal(self._ids, ids):
             known = dict(zip(self._ids.tolist(), range(self._ids.size), strict=True))
-            missing = [int(i) for i in ids.tolist() if i not in known]
-            extra: dict[int, np.ndarray] = {}
-            for s in range(0, len(missing), 900):
-                chunk = missing[s:s + 900]
-                q = f"SELECT id, embedding FROM faces WHERE id IN ({','.join('?' * len(chunk))})"
-                extra.update({int(r[0]): blob_vec(r[1]) for r in self.store.q(q, chunk)})
+            extra = self.store.vectors([int(i) for i in ids.tolist() if i not in known])
             rows = [self._X[known[i]] if i in known else extra[i] for i in ids.tolist()]
             self._X = np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
             self._ids = ids.copy()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -119,12 +119,15 @@ def index(
     threshold: float | None = None,
     home: Any = None,
     pool: str = "threads",
+    runner: Callable[[list[FoundFile]], Iterable[PhotoResult]] | None = None,
 ) -> IndexReport:
     """Index every photo under ``roots`` into ``store`` (see the module docstring).
 
     ``on_total(n)`` is called once the walk has found ``n`` files; ``on_progress(path, result)``
     after each file (``result`` None when skipped unchanged). ``threshold`` overrides the
     calibrated clustering threshold. ``pool``: ``"threads"`` or ``"processes"`` (:mod:`faceprint.library.workers`).
+    ``runner(files)``, when given, processes the files instead (another engine: results in any
+    order, one per file; :mod:`faceprint.library.ray_engine`).
     """
     from faceprint.library.workers import run_pool
 
@@ -153,7 +156,8 @@ def index(
     n_faces = 0
     clusterer = IncrementalClusterer(store, model, home=home, threshold=threshold) if cluster else None
     since, last_step = 0, time.monotonic()
-    for r in run_pool(pool, jobs, todo, pipeline, store):
+    results = runner(todo) if runner is not None else run_pool(pool, jobs, todo, pipeline, store)
+    for r in results:
         n_faces += len(store.commit_photo(r))
         counts[r.status] += 1
         if r.status == "error":

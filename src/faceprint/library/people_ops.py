@@ -56,7 +56,7 @@ def list_clusters(store: LibraryStore, *, min_faces: int = 1, named_only: bool =
         for r in store.q(
             "SELECT cluster_id, id FROM (SELECT cluster_id, id, ROW_NUMBER() OVER (PARTITION BY cluster_id "
             "ORDER BY pinned DESC, face_px * MIN(blur, 500.0) DESC, id) AS k FROM faces WHERE cluster_id IS NOT NULL) "
-            "WHERE k = 1"
+            "AS ranked WHERE k = 1"
         )
     }
     out = [ClusterInfo(int(cid), name, int(nf), int(np_), covers.get(int(cid))) for cid, name, nf, np_ in rows]

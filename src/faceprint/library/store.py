@@ -148,6 +148,10 @@ class LibraryStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def spec(self) -> tuple[str, str | None]:
+        """``(location, schema)`` another process opens this library with (:func:`faceprint.library.backends.reopen`)."""
+        return str(self.path), None
+
     # ---------------------------------------------------------------- schema
 
     def _version(self, c: sqlite3.Connection) -> int:
@@ -271,6 +275,16 @@ class LibraryStore:
         return len(gone)
 
     # ------------------------------------------------------------ embeddings
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The embeddings of faces ``ids``, by id."""
+        out: dict[int, np.ndarray] = {}
+        ids = [int(i) for i in ids]
+        for s in range(0, len(ids), 900):
+            chunk = ids[s:s + 900]
+            rows = self.q(f"SELECT id, embedding FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            out.update({int(r[0]): blob_vec(r[1]) for r in rows})
+        return out
 
     def embeddings(self, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every face of ``model``: ``(ids, vectors (n, d), cluster ids (-1 = none), pinned)``."""

@@ -27,7 +27,7 @@ POOLS = ("threads", "processes")
 _worker: dict[str, Any] = {}
 
 
-def _init(recipe: tuple[str, Any], library: str) -> None:
+def _init(recipe: tuple[str, Any], library: tuple[str, str | None]) -> None:
     os.environ["FACEPRINT_THREADS"] = "1"
     kind, what = recipe
     if kind == "config":
@@ -36,9 +36,9 @@ def _init(recipe: tuple[str, Any], library: str) -> None:
         _worker["pipeline"] = Pipeline.from_config(what)
     else:
         _worker["pipeline"] = what
-    from faceprint.library.store import LibraryStore
+    from faceprint.library.backends import reopen
 
-    _worker["store"] = LibraryStore(library, create=False)
+    _worker["store"] = reopen(library)  # the store's spec(): an SQLite file or a PostgreSQL URL and schema
 
 
 def _one(found: FoundFile) -> PhotoResult:
@@ -77,7 +77,7 @@ def run_pool(
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(_recipe(pipeline), str(store.path))) as ex:
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(_recipe(pipeline), store.spec())) as ex:
         pending: deque[Future[PhotoResult]] = deque()
         for f in files:
             pending.append(ex.submit(_one, f))
@@ -85,3 +85,17 @@ def run_pool(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+#: What another engine's worker needs to build a pipeline again (:func:`build_pipeline`).
+pipeline_recipe = _recipe
+
+
+def build_pipeline(recipe: tuple[str, Any]) -> Any:
+    """The pipeline a :func:`pipeline_recipe` describes (built in the worker process)."""
+    kind, what = recipe
+    if kind == "config":
+        from faceprint.pipeline import Pipeline
+
+        return Pipeline.from_config(what)
+    return what

@@ -23,3 +23,19 @@ def collection(tmp_path: Path) -> Path:
         write_photo(root / "b" / "c" / f"green{k}.png", "green", 10 + k)
         write_photo(root / f"blue{k}.png", "blue", 20 + k)
     return root
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL + pgvector server (pgserver) for the session, or skip."""
+    from pg_helpers import pgserver_url
+
+    yield from pgserver_url("faceprint-libpg-")
+
+
+@pytest.fixture
+def pg_db(pg_server: str) -> str:
+    """The URL of a fresh, empty database."""
+    from pg_helpers import fresh_database
+
+    return fresh_database(pg_server)
