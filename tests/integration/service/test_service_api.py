@@ -48,7 +48,7 @@ def test_health_ready_metrics(client: Any) -> None:
     assert r.status_code == 200
     d = r.json()
     assert d["status"] == "ready" and d["models"]["embedder"] == DEFAULT_MODEL
-    assert d["models"]["expression"].startswith("fer_mini_xception")
+    assert d["models"]["expression"].startswith("faceprint_fer_cnn")
     assert d["gallery"] == {"identities": 0, "faces": 0, "model": None}
     m = client.get("/metrics")
     assert m.status_code == 200 and m.headers["content-type"].startswith("text/plain")
