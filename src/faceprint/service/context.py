@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,6 +20,8 @@ from faceprint.service.settings import ServiceSettings, is_loopback
 from faceprint.service.work import WorkPool
 
 logger = logging.getLogger(__name__)
+#: the analysis tasks (faceprint.analysis.TASKS, repeated so importing this module loads no model code)
+TASK_ORDER = ("expression", "age", "gender", "liveness", "quality")
 T = TypeVar("T")
 
 
@@ -59,6 +62,8 @@ class ServiceContext:
         self._gallery = gallery
         self._analyzer = analyzer
         self._analyzer_error: str | None = None
+        self._analyzer_sets: dict[Any, Any] = {}
+        self._analyzers_lock = threading.Lock()
         self.ready = False
         self.started_at: float | None = None
         self.metrics.gauge("faceprint_work_pending", lambda: self.pool.pending)
@@ -142,6 +147,25 @@ class ServiceContext:
         if self._analyzer is None:
             raise ModelUnavailable(self._analyzer_error or "expression analysis is not enabled on this server")
         return self._analyzer
+
+    def analyzers(self, tasks: str | None, include_race: bool = False) -> Any:
+        """The :class:`~faceprint.analysis.Analyzers` for ``tasks`` (None: every installed one),
+        built on first use and kept; the expression task uses the server's expression model and is
+        unavailable (503 when asked for) when expressions are off."""
+        from faceprint.analysis import load_analyzers, parse_tasks
+
+        wanted = parse_tasks(tasks)
+        key = (wanted, include_race)
+        with self._analyzers_lock:
+            cached = self._analyzer_sets.get(key)
+            if cached is not None:
+                return cached
+            if wanted is not None and "expression" in wanted:
+                _ = self.analyzer  # ModelUnavailable when expressions are off
+            todo = wanted if wanted is not None else tuple(t for t in TASK_ORDER if t != "expression" or self._analyzer)
+            made = load_analyzers(todo, include_race=include_race, given={"expression": self._analyzer}, optional=wanted is None)
+            self._analyzer_sets[key] = made
+            return made
 
     def decode(self, data: bytes, name: str = "image") -> np.ndarray:
         """Decode the upload of field ``name`` under the server's pixel limit (InvalidImage /

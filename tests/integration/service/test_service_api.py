@@ -206,11 +206,13 @@ def test_analyze_expression_and_identity_in_one_pass(client: Any, examples: Path
     assert d["faces"][0]["identity"]["identity"] == "Obama" and d["faces"][0]["expression"]["label"]
 
 
-def test_analyze_off_is_503(make_client: Any, examples: Path) -> None:
+def test_analyze_off_is_503(make_client: Any, examples: Path, human_models: None) -> None:
     c = make_client()
     c.app.state.ctx._analyzer = None
     c.app.state.ctx._analyzer_error = "expression analysis is not enabled on this server"
-    _err(c.post("/v1/analyze", files=_files(examples / "obama.jpg")), 503, "model_unavailable")
+    _err(c.post("/v1/analyze", files=_files(examples / "obama.jpg"), data={"tasks": "expression"}), 503, "model_unavailable")
+    d = c.post("/v1/analyze", files=_files(examples / "obama.jpg"), data={"tasks": "gender"}).json()
+    assert d["faces"][0]["gender"]["label"] == "male" and d["faces"][0]["expression"] is None
 
 
 # ------------------------------------------------------------------ bad input
