@@ -27,7 +27,7 @@ def examples(fr_examples: Path, human_models: None) -> Path:
 
 def _one(image, **kw) -> faceprint.analysis.FaceAnalysis:
     found = faceprint.analyze(str(image) if isinstance(image, Path) else image, **kw)
-    assert found, f"no face in {path}"
+    assert found, "no face found"
     return found[0]
 
 

@@ -3,6 +3,7 @@ codes for them, and the result objects (stub analyzers, no model loaded)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -93,5 +94,5 @@ def test_face_analysis_to_dict_holds_only_the_tasks_asked() -> None:
     assert "expression" not in d and "liveness" not in d and "race" not in d
     lv = FaceAnalysis(face, liveness=LivenessPrediction(0.7, 0.5, 0.6, box)).to_dict()["liveness"]
     assert lv == {"live": False, "score": 0.5, "real_score": 0.7, "live_score": 0.5, "threshold": 0.6}
-    with pytest.raises(Exception):  # frozen value objects
+    with pytest.raises(dataclasses.FrozenInstanceError):  # frozen value objects
         fa.age = None  # type: ignore[misc]

@@ -89,7 +89,9 @@ class ServiceContext:
         if self._pipeline is None:
             self._pipeline = Pipeline.from_config(preset_config(self.settings.preset))
         if self._gallery is None:
-            self._gallery = Gallery(home=self.home, pipeline=self._pipeline, store=self.settings.store)
+            self._gallery = Gallery(
+                home=self.home, pipeline=self._pipeline, store=self.settings.store, min_quality=self.settings.min_quality
+            )
         self._gallery.count()  # opens the store (and migrates it) now, not on the first request
         if self._analyzer is None and self.settings.analyzer:
             from faceprint.models import registry
