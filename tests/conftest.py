@@ -24,6 +24,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     persistent = os.environ.get("FACEPRINT_TEST_CACHE")
     os.environ["FACEPRINT_CACHE"] = persistent or str(tmp_path_factory.mktemp("faceprint-cache"))
     os.environ.setdefault("FACEPRINT_HOME", str(tmp_path_factory.mktemp("faceprint-home")))
+    # the enrolment quality floor is off in tests (fake pipelines make synthetic faces; LFW-count tests
+    # assume every face enrols); tests/integration/test_enrol_quality.py turns it back on
+    os.environ.setdefault("FACEPRINT_MIN_QUALITY", "0")
 
 
 def _require(path: Path) -> Path:

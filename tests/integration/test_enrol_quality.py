@@ -15,6 +15,12 @@ from faceprint.errors import InvalidInput, LowQualityFace
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+def default_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/conftest.py turns the floor off for the other tests: back to the shipped default here."""
+    monkeypatch.delenv("FACEPRINT_MIN_QUALITY", raising=False)
+
+
 @pytest.fixture(scope="module")
 def examples(fr_examples: Path) -> Path:
     return fr_examples / "examples"

@@ -83,11 +83,14 @@ def _most_prominent_embedding(faces: Sequence[Face]) -> Any:
 
 
 def check_min_quality(value: float | None) -> float:
-    """The enrolment quality floor: ``value``, or :data:`faceprint.config.DEFAULT_MIN_QUALITY`
-    when None; must lie in [0, 1] (0: no floor)."""
+    """The enrolment quality floor: ``value``, or when None ``$FACEPRINT_MIN_QUALITY``, else
+    :data:`faceprint.config.DEFAULT_MIN_QUALITY`; must lie in [0, 1] (0: no floor)."""
+    import os
+
     from faceprint import config
 
-    v = config.DEFAULT_MIN_QUALITY if value is None else value
+    env = os.environ.get("FACEPRINT_MIN_QUALITY")
+    v: Any = value if value is not None else (env if env else config.DEFAULT_MIN_QUALITY)
     try:
         v = float(v)
     except (TypeError, ValueError):
