@@ -46,7 +46,7 @@ class ServiceContext:
                 card = registry.get_card(settings.analyzer)
             except ModelUnavailable as e:
                 raise InvalidInput(f"analyzer: {e}") from None
-            if card.task != "analyzer":
+            if card.task != "analyzer" or card.extra.get("analysis_task", "expression") != "expression":
                 raise InvalidInput(f"analyzer: {settings.analyzer!r} is a {card.task}, not an expression model")
         self.home = home_dir(settings.home)
         self.operator = operator_key(settings.admin_key)
