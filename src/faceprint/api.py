@@ -181,13 +181,16 @@ def enroll(
     *,
     select: Selection | int | None = None,
     metadata: dict[str, Any] | None = None,
+    min_quality: float | None = None,
     home: str | os.PathLike[str] | None = None,
     pipeline: Pipeline | None = None,
 ) -> EnrollResult:
     """Enroll ``images`` (one or a list: paths, bytes, arrays or Embeddings) as person ``name`` in
-    the gallery in ``home``. Each photo must hold exactly one face unless ``select`` picks one.
-    Returns an :class:`~faceprint.matching.gallery.EnrollResult`."""
-    return gallery(home=home, pipeline=pipeline).enroll(name, images, select=select, metadata=metadata)
+    the gallery in ``home``. Each photo must hold exactly one face unless ``select`` picks one; a
+    face whose quality is below ``min_quality`` (None: the default floor,
+    :data:`faceprint.config.DEFAULT_MIN_QUALITY`; 0: none) raises
+    :class:`~faceprint.errors.LowQualityFace`. Returns an :class:`~faceprint.matching.gallery.EnrollResult`."""
+    return gallery(home=home, pipeline=pipeline).enroll(name, images, select=select, metadata=metadata, min_quality=min_quality)
 
 
 def identify(

@@ -52,6 +52,10 @@ def test_floor_refuses_and_stores_nothing(tmp_path: Path, pipeline, examples: Pa
         assert outcomes[0].status == "error" and outcomes[0].error_code == "low_quality"
     with pytest.raises(InvalidInput, match="min_quality"):
         _gallery(tmp_path, pipeline, min_quality=1.5)
+    import faceprint
+
+    with pytest.raises(LowQualityFace):
+        faceprint.enroll("Obama", str(examples / "obama.jpg"), min_quality=1.0, home=tmp_path / "api", pipeline=pipeline)
 
 
 def test_default_floor_keeps_blur_out_and_sharp_photos_in(tmp_path: Path, pipeline, examples: Path) -> None:
