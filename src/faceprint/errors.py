@@ -48,6 +48,18 @@ class MultipleFaces(FaceprintError):
     code = "multiple_faces"
 
 
+class LowQualityFace(NoFaceFound):
+    """The face found is below the enrolment quality floor (blurred, tiny, turned away, badly
+    exposed): ``quality`` is its score, ``floor`` the floor it missed."""
+
+    code = "low_quality"
+
+    def __init__(self, message: str, *, quality: float, floor: float, source: str | None = None) -> None:
+        self.quality = float(quality)
+        self.floor = float(floor)
+        super().__init__(message, source=source)
+
+
 class ModelUnavailable(FaceprintError):
     """A model's weights are not installed, or the model name is unknown."""
 

@@ -57,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_jobs_arg(p)
     p.add_argument("--select", type=_selection, default=None,
                    help="face to take from photos with several: largest, center, score or an index (default: refuse them)")
+    p.add_argument("--min-quality", type=float, default=None, metavar="Q",
+                   help="refuse faces whose quality (0..1, faceprint_quality) is below Q; 0 turns the floor off "
+                   "(default: faceprint.config.DEFAULT_MIN_QUALITY, chosen on LFW View 1)")
     _add_home(p)
     add_pipeline_args(p)
     add_output_args(p)
@@ -122,7 +125,7 @@ def _gallery(args: argparse.Namespace, with_pipeline: bool = True) -> Any:
     if pipe is not None and getattr(args, "func", None) is run_enroll:
         pipe = JobsPipeline(pipe, jobs_of(args))  # enrolment batches spread over --jobs threads
     return Gallery(home=args.home, pipeline=pipe, threshold=getattr(args, "threshold", None),
-                   target_fpir=getattr(args, "fpir", None))
+                   target_fpir=getattr(args, "fpir", None), min_quality=getattr(args, "min_quality", None))
 
 
 # ------------------------------------------------------------------ enroll

@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
     p.add_argument("--cors-origin", action="append", default=None, dest="cors_origins",
                    help="allow this origin (repeatable; default: CORS off)")
     p.add_argument("--analyzer", default=None,
-                   help="expression model for /v1/analyze (default fer_mini_xception; or faceprint_fer_cnn, or 'none')")
+                   help="expression model for /v1/analyze (default faceprint_fer_cnn; or fer_mini_xception, or 'none')")
     p.add_argument("--preset", default=None,
                    help="named pipeline (faceprint.pipeline.PRESETS: default, fast, accurate, ...; default: default)")
     p.add_argument("--grace", type=float, default=None, dest="shutdown_grace_s",

@@ -22,14 +22,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from faceprint.cancel import checkpoint, commit_point
-from faceprint.errors import GalleryError, InvalidImage, InvalidInput, MultipleFaces, NoFaceFound
+from faceprint.errors import GalleryError, InvalidImage, InvalidInput, LowQualityFace, MultipleFaces, NoFaceFound
 from faceprint.matching.inputs import GalleryInput, as_list, describe, read_input
 from faceprint.matching.results import EnrollOutcome, EnrollResult
 from faceprint.matching.store.base import FindsFacesByHash, GalleryStore, NewFace
 from faceprint.pipeline import Selection, select_face
 from faceprint.types import Box, Face
 
-__all__ = ["Enrolment", "GalleryPipeline", "check_pipeline_model", "enrolment_name"]
+__all__ = ["Enrolment", "GalleryPipeline", "check_min_quality", "check_pipeline_model", "enrolment_name"]
 
 
 class GalleryPipeline(Protocol):
@@ -82,10 +82,30 @@ def _most_prominent_embedding(faces: Sequence[Face]) -> Any:
     return prominence_order(embedded)[0].embedding if embedded else None
 
 
+def check_min_quality(value: float | None) -> float:
+    """The enrolment quality floor: ``value``, or when None ``$FACEPRINT_MIN_QUALITY``, else
+    :data:`faceprint.config.DEFAULT_MIN_QUALITY`; must lie in [0, 1] (0: no floor)."""
+    import os
+
+    from faceprint import config
+
+    env = os.environ.get("FACEPRINT_MIN_QUALITY")
+    v: Any = value if value is not None else (env if env else config.DEFAULT_MIN_QUALITY)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"min_quality must be a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise InvalidInput(f"min_quality must be in [0, 1], got {value!r}")
+    return v
+
+
 class Enrolment:
     """Enrols into ``store`` with the pipeline ``pipeline()`` returns (looked up on each call),
     and embeds each face with every pipeline ``others(main_tag)`` returns too (the gallery's
-    other models; default none)."""
+    other models; default none). A photo whose face scores below ``min_quality``
+    (:mod:`faceprint.models.analyzers.quality`; None: the default floor, 0: none) is refused with
+    :class:`~faceprint.errors.LowQualityFace`; faces given as Embeddings have no image to judge."""
 
     def __init__(
         self,
@@ -93,7 +113,10 @@ class Enrolment:
         pipeline: Callable[[], GalleryPipeline],
         others: Callable[[str], Sequence[GalleryPipeline]] | None = None,
         on_stored: Callable[[GalleryPipeline], None] | None = None,
+        min_quality: float | None = None,
     ) -> None:
+        self.min_quality = check_min_quality(min_quality)
+        self._quality: Any = None
         self.store = store
         self._pipeline = pipeline
         self._others = others or (lambda tag: ())
@@ -121,8 +144,27 @@ class Enrolment:
                     extra[k].append(emb)
         return [replace(f, extra=tuple(extra.get(k, ()))) for k, f in enumerate(faces)]
 
-    @staticmethod
-    def _face_of(src: GalleryInput, faces: Sequence[Face], select: Selection | int | None) -> NewFace:
+    def _check_quality(self, src: GalleryInput, face: Face, floor: float) -> None:
+        if floor <= 0.0 or src.image is None:
+            return
+        if self._quality is None:
+            from faceprint import config
+            from faceprint.models import registry
+
+            self._quality = registry.create(config.DEFAULT_QUALITY_MODEL)
+        (q,) = self._quality.assess(src.image, [face])
+        if q.score < floor:
+            s = q.signals
+            raise LowQualityFace(
+                f"face quality {q.score:.2f} is below the enrolment floor {floor:.2f} (eye distance {s.eye_distance:.0f} px, "
+                f"sharpness {s.sharpness:.2f}, yaw {s.yaw:.2f}, brightness {s.brightness:.2f}): use a sharper, larger, "
+                "frontal, evenly lit photo, or lower the floor (min_quality=, CLI --min-quality)",
+                quality=q.score,
+                floor=floor,
+                source=src.name,
+            )
+
+    def _face_of(self, src: GalleryInput, faces: Sequence[Face], select: Selection | int | None, floor: float) -> NewFace:
         sha = src.sha256
         if sha is None:  # pragma: no cover - enrolment always reads with the hash
             raise InvalidInput("enrolment needs the content hash", source=src.name)
@@ -144,6 +186,7 @@ class Enrolment:
             face = select_face(faces, select, shape)
         if face.embedding is None:  # pragma: no cover - filtered above
             raise NoFaceFound("no face embedded", source=src.name)
+        self._check_quality(src, face, floor)
         source = src.name if not src.name.startswith("<") else None
         return NewFace(face.embedding, sha, box=face.box, quality=face.detection.score, source=source)
 
@@ -155,6 +198,7 @@ class Enrolment:
         select: Selection | int | None = None,
         metadata: dict[str, Any] | None = None,
         add_model: bool = False,
+        min_quality: float | None = None,
     ) -> EnrollResult:
         """Enroll one or more images (paths, bytes, arrays or Embeddings) of one person.
 
@@ -164,9 +208,11 @@ class Enrolment:
         are stored in one transaction. An image already enrolled for this person (same content
         sha256) is not stored twice: its outcome is ``"duplicate"``. ``add_model``: accept a
         pipeline whose model the gallery does not hold yet (it is added; faces enrolled before
-        lack it until ``gallery reembed --add-model``).
+        lack it until ``gallery reembed --add-model``). ``min_quality``: this call's quality floor
+        (None: the enrolment's); a face below it raises :class:`LowQualityFace`, nothing stored.
         """
         name = enrolment_name(name)
+        floor = self.min_quality if min_quality is None else check_min_quality(min_quality)
         items = as_list(images)
         if not items:
             raise InvalidInput("enroll needs at least one image")
@@ -182,7 +228,7 @@ class Enrolment:
                 checkpoint()  # a cancelled request (service time limit) stops between images
                 face_lists.append(faces)
             by_src = dict(zip(map(id, need), face_lists, strict=True))
-        new_faces = [self._face_of(s, by_src.get(id(s), []), select) for s in srcs]
+        new_faces = [self._face_of(s, by_src.get(id(s), []), select, floor) for s in srcs]
         if pipe is not None:
             new_faces = self._with_others(pipe, srcs, new_faces)
         commit_point()  # past here the write happens even if the caller gives up (see faceprint.cancel)
@@ -203,6 +249,7 @@ class Enrolment:
         batch: int = 16,
         skip_known: bool = True,
         add_model: bool = False,
+        min_quality: float | None = None,
     ) -> Iterator[EnrollOutcome]:
         """Bulk enrollment of ``(name, image)`` pairs, committing **each image** in its own
         transaction before yielding its outcome: a crash loses nothing reported enrolled.
@@ -211,8 +258,10 @@ class Enrolment:
         ``"error"`` outcome and enrollment continues. With ``skip_known``, an image already
         enrolled for that name with every model enrolment embeds with (same file content) is
         reported ``"duplicate"`` without being re-embedded, so re-running an interrupted bulk
-        enrollment is cheap.
+        enrollment is cheap. A face below the quality floor (``min_quality``, None: the
+        enrolment's) is an ``"error"`` outcome with code ``low_quality``.
         """
+        floor = self.min_quality if min_quality is None else check_min_quality(min_quality)
         it = iter(items)
         tags: list[str] | None = None
         while True:
@@ -265,7 +314,7 @@ class Enrolment:
                     got = faces_by_k.get(k, [])
                     if isinstance(got, BaseException):
                         raise got
-                    nf = self._face_of(src, got, select)
+                    nf = self._face_of(src, got, select, floor)
                     if src.embedding is None:
                         nf = self._with_others(pipe, [src], [nf])[0]
                     r = self.store.add_faces(name, [nf], add_models=add_model)[0]

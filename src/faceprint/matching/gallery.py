@@ -149,6 +149,7 @@ class Gallery:
         combine: Combine = "mean",
         persist_index: bool = True,
         pipelines: Sequence[GalleryPipeline] | Mapping[str, GalleryPipeline] | None = None,
+        min_quality: float | None = None,
     ) -> None:
         if target_fpir is not None and not 0.0 < float(target_fpir) < 1.0:
             raise InvalidInput(f"target_fpir must be in (0, 1), got {target_fpir}")
@@ -184,7 +185,9 @@ class Gallery:
             self._given[str(p.model_tag)] = p
         self._built: dict[str, GalleryPipeline | None] = {}
         self._recorded: set[str] = set()
-        self._enrolment = Enrolment(self.store, lambda: self.pipeline, self._other_pipelines, self._record_pipeline)
+        self._enrolment = Enrolment(
+            self.store, lambda: self.pipeline, self._other_pipelines, self._record_pipeline, min_quality=min_quality
+        )
         self._thr_cache: tuple[Any, Threshold] | None = None
 
     # ------------------------------------------------------------- plumbing
@@ -522,6 +525,7 @@ class Gallery:
         select: Selection | int | None = None,
         metadata: dict[str, Any] | None = None,
         add_model: bool = False,
+        min_quality: float | None = None,
     ) -> EnrollResult:
         """Enroll one or more images (paths, bytes, arrays or Embeddings) of one person, embedded
         by every model the gallery holds.
@@ -532,9 +536,14 @@ class Gallery:
         are stored in one transaction. An image already enrolled for this person (same content
         sha256, same model) is not stored twice: its outcome is ``"duplicate"``. The name goes
         through :func:`~faceprint.matching.enrolment.enrolment_name`. A pipeline whose model the
-        gallery does not hold is refused (GalleryError) unless ``add_model``.
+        gallery does not hold is refused (GalleryError) unless ``add_model``. A face whose quality
+        (:mod:`faceprint.models.analyzers.quality`) is below ``min_quality`` (None: the gallery's
+        floor, ``Gallery(min_quality=)``, default :data:`faceprint.config.DEFAULT_MIN_QUALITY`;
+        0: none) raises :class:`~faceprint.errors.LowQualityFace` and nothing is stored.
         """
-        return self._enrolment.enroll(name, images, select=select, metadata=metadata, add_model=add_model)
+        return self._enrolment.enroll(
+            name, images, select=select, metadata=metadata, add_model=add_model, min_quality=min_quality
+        )
 
     def enroll_many(
         self,
@@ -544,6 +553,7 @@ class Gallery:
         batch: int = 16,
         skip_known: bool = True,
         add_model: bool = False,
+        min_quality: float | None = None,
     ) -> Iterator[EnrollOutcome]:
         """Bulk enrollment of ``(name, image)`` pairs, committing **each image** in its own
         transaction before yielding its outcome: a crash loses nothing reported enrolled.
@@ -551,9 +561,12 @@ class Gallery:
         Bad images (unreadable, no face, several faces without ``select``) and bad names yield an
         ``"error"`` outcome and enrollment continues. With ``skip_known``, an image already
         enrolled for that name (same file content, same model) is reported ``"duplicate"`` without
-        being re-embedded, so re-running an interrupted bulk enrollment is cheap.
+        being re-embedded, so re-running an interrupted bulk enrollment is cheap. A face below the
+        quality floor (``min_quality``, as in :meth:`enroll`) is an ``"error"`` outcome, code ``low_quality``.
         """
-        return self._enrolment.enroll_many(items, select=select, batch=batch, skip_known=skip_known, add_model=add_model)
+        return self._enrolment.enroll_many(
+            items, select=select, batch=batch, skip_known=skip_known, add_model=add_model, min_quality=min_quality
+        )
 
     # ------------------------------------------------------------ management
 

@@ -40,6 +40,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "faceprint.models.analyzers.liveness",
     "faceprint.models.analyzers.age",
     "faceprint.models.analyzers.gender",
+    "faceprint.models.analyzers.quality",
+    "faceprint.models.analyzers.race",
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,6 +20,8 @@ from faceprint.service.settings import ServiceSettings, is_loopback
 from faceprint.service.work import WorkPool
 
 logger = logging.getLogger(__name__)
+#: the analysis tasks (faceprint.analysis.TASKS, repeated so importing this module loads no model code)
+TASK_ORDER = ("expression", "age", "gender", "liveness", "quality")
 T = TypeVar("T")
 
 
@@ -43,7 +46,7 @@ class ServiceContext:
                 card = registry.get_card(settings.analyzer)
             except ModelUnavailable as e:
                 raise InvalidInput(f"analyzer: {e}") from None
-            if card.task != "analyzer":
+            if card.task != "analyzer" or card.extra.get("analysis_task", "expression") != "expression":
                 raise InvalidInput(f"analyzer: {settings.analyzer!r} is a {card.task}, not an expression model")
         self.home = home_dir(settings.home)
         self.operator = operator_key(settings.admin_key)
@@ -59,6 +62,8 @@ class ServiceContext:
         self._gallery = gallery
         self._analyzer = analyzer
         self._analyzer_error: str | None = None
+        self._analyzer_sets: dict[Any, Any] = {}
+        self._analyzers_lock = threading.Lock()
         self.ready = False
         self.started_at: float | None = None
         self.metrics.gauge("faceprint_work_pending", lambda: self.pool.pending)
@@ -84,7 +89,9 @@ class ServiceContext:
         if self._pipeline is None:
             self._pipeline = Pipeline.from_config(preset_config(self.settings.preset))
         if self._gallery is None:
-            self._gallery = Gallery(home=self.home, pipeline=self._pipeline, store=self.settings.store)
+            self._gallery = Gallery(
+                home=self.home, pipeline=self._pipeline, store=self.settings.store, min_quality=self.settings.min_quality
+            )
         self._gallery.count()  # opens the store (and migrates it) now, not on the first request
         if self._analyzer is None and self.settings.analyzer:
             from faceprint.models import registry
@@ -142,6 +149,25 @@ class ServiceContext:
         if self._analyzer is None:
             raise ModelUnavailable(self._analyzer_error or "expression analysis is not enabled on this server")
         return self._analyzer
+
+    def analyzers(self, tasks: str | None, include_race: bool = False) -> Any:
+        """The :class:`~faceprint.analysis.Analyzers` for ``tasks`` (None: every installed one),
+        built on first use and kept; the expression task uses the server's expression model and is
+        unavailable (503 when asked for) when expressions are off."""
+        from faceprint.analysis import load_analyzers, parse_tasks
+
+        wanted = parse_tasks(tasks)
+        key = (wanted, include_race)
+        with self._analyzers_lock:
+            cached = self._analyzer_sets.get(key)
+            if cached is not None:
+                return cached
+            if wanted is not None and "expression" in wanted:
+                _ = self.analyzer  # ModelUnavailable when expressions are off
+            todo = wanted if wanted is not None else tuple(t for t in TASK_ORDER if t != "expression" or self._analyzer)
+            made = load_analyzers(todo, include_race=include_race, given={"expression": self._analyzer}, optional=wanted is None)
+            self._analyzer_sets[key] = made
+            return made
 
     def decode(self, data: bytes, name: str = "image") -> np.ndarray:
         """Decode the upload of field ``name`` under the server's pixel limit (InvalidImage /

@@ -141,16 +141,51 @@ class ExpressionOut(BaseModel):
     probabilities: dict[str, float]
 
 
+class AgeOut(BaseModel):
+    years: float = Field(description="estimated apparent age")
+
+
+class GenderOut(BaseModel):
+    label: str = Field(description="the more likely of female, male (an estimate, not a fact about the person)")
+    score: float = Field(description="probability of label")
+    female: float = Field(description="estimated probability of female")
+
+
+class LivenessOut(BaseModel):
+    live: bool = Field(description="both scores reach the threshold")
+    score: float = Field(description="the smaller of real_score and live_score")
+    real_score: float
+    live_score: float
+    threshold: float
+
+
+class QualityOut(BaseModel):
+    score: float = Field(description="face-image quality in [0, 1] (low: likely to be missed by recognition)")
+    signals: dict[str, float]
+
+
+class RaceOut(BaseModel):
+    label: str
+    probabilities: dict[str, float]
+    purpose: str = Field(description="always 'bias audit': only with include_race=true")
+
+
 class AnalyzedFaceOut(BaseModel):
     box: list[float]
     score: float
-    expression: ExpressionOut
+    expression: ExpressionOut | None = None
+    age: AgeOut | None = None
+    gender: GenderOut | None = None
+    liveness: LivenessOut | None = None
+    quality: QualityOut | None = None
+    race: RaceOut | None = None
     identity: IdentifiedFaceOut | None = None
 
 
 class AnalyzeResponse(BaseModel):
     image: ImageSize
     faces: list[AnalyzedFaceOut]
+    models: dict[str, str] | None = Field(None, description="task -> model used")
 
 
 class KeyOut(BaseModel):

@@ -60,6 +60,9 @@ class ServiceSettings(BaseSettings):
     warmup: bool = Field(True, description="run one image through every model at start-up")
     preset: str = Field("default", description="named pipeline (faceprint.pipeline.PRESETS) unless one is injected")
     analyzer: str | None = Field(DEFAULT_EXPRESSION_MODEL, description="expression model for /v1/analyze (None: off)")
+    min_quality: float | None = Field(
+        None, ge=0.0, le=1.0, description="enrolment quality floor (0: off; None: faceprint.config.DEFAULT_MIN_QUALITY)"
+    )
     shutdown_grace_s: float = Field(20.0, ge=0, description="SIGTERM: time in-flight requests get to finish")
 
     @field_validator("preset")

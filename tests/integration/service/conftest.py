@@ -27,10 +27,11 @@ def examples(fr_examples: Path) -> Path:
 @pytest.fixture(scope="session")
 def shared_models() -> dict[str, Any]:
     """One default pipeline and expression analyzer for every in-process app of the session."""
+    from faceprint import config
     from faceprint.models import registry
     from faceprint.pipeline import Pipeline, PipelineConfig
 
-    return {"pipeline": Pipeline.from_config(PipelineConfig()), "analyzer": registry.create("fer_mini_xception")}
+    return {"pipeline": Pipeline.from_config(PipelineConfig()), "analyzer": registry.create(config.DEFAULT_EXPRESSION_MODEL)}
 
 
 @pytest.fixture

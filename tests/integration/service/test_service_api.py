@@ -48,7 +48,7 @@ def test_health_ready_metrics(client: Any) -> None:
     assert r.status_code == 200
     d = r.json()
     assert d["status"] == "ready" and d["models"]["embedder"] == DEFAULT_MODEL
-    assert d["models"]["expression"].startswith("fer_mini_xception")
+    assert d["models"]["expression"].startswith("faceprint_fer_cnn")
     assert d["gallery"] == {"identities": 0, "faces": 0, "model": None}
     m = client.get("/metrics")
     assert m.status_code == 200 and m.headers["content-type"].startswith("text/plain")
@@ -206,11 +206,29 @@ def test_analyze_expression_and_identity_in_one_pass(client: Any, examples: Path
     assert d["faces"][0]["identity"]["identity"] == "Obama" and d["faces"][0]["expression"]["label"]
 
 
-def test_analyze_off_is_503(make_client: Any, examples: Path) -> None:
+def test_analyze_tasks(client: Any, examples: Path, human_models: None) -> None:
+    d = client.post("/v1/analyze", files=_files(examples / "obama.jpg")).json()
+    f = d["faces"][0]
+    assert set(d["models"]) == {"expression", "age", "gender", "liveness", "quality"} and f["race"] is None
+    assert f["gender"]["label"] == "male" and 15 <= f["age"]["years"] <= 90 and 0 <= f["quality"]["score"] <= 1
+    assert f["liveness"]["threshold"] == 0.6 and isinstance(f["liveness"]["live"], bool)
+    d = client.post("/v1/analyze", files=_files(examples / "obama.jpg"), data={"tasks": "age,quality"}).json()
+    assert set(d["models"]) == {"age", "quality"}
+    f = d["faces"][0]
+    assert f["expression"] is None and f["gender"] is None and f["age"]["years"] > 0
+    d = client.post("/v1/analyze", json={"image": base64.b64encode((examples / "obama.jpg").read_bytes()).decode(),
+                                         "tasks": "gender", "include_race": True}).json()
+    assert d["faces"][0]["race"]["purpose"] == "bias audit" and d["models"]["race"].startswith("human_gear_race")
+    _err(client.post("/v1/analyze", files=_files(examples / "obama.jpg"), data={"tasks": "age,colour"}), 400, "invalid_input")
+
+
+def test_analyze_off_is_503(make_client: Any, examples: Path, human_models: None) -> None:
     c = make_client()
     c.app.state.ctx._analyzer = None
     c.app.state.ctx._analyzer_error = "expression analysis is not enabled on this server"
-    _err(c.post("/v1/analyze", files=_files(examples / "obama.jpg")), 503, "model_unavailable")
+    _err(c.post("/v1/analyze", files=_files(examples / "obama.jpg"), data={"tasks": "expression"}), 503, "model_unavailable")
+    d = c.post("/v1/analyze", files=_files(examples / "obama.jpg"), data={"tasks": "gender"}).json()
+    assert d["faces"][0]["gender"]["label"] == "male" and d["faces"][0]["expression"] is None
 
 
 # ------------------------------------------------------------------ bad input

@@ -144,7 +144,8 @@ def identify(page: Any, photo: Path) -> list[str]:
     page.set_input_files("#identify-file", str(photo))
     page.click("#identify-btn")
     page.wait_for_selector("#identify-canvas[data-faces]", state="attached")
-    return [t.strip() for t in page.locator("#identify-result li").all_inner_texts()]
+    # each line's identification, without the face's analysis appended after " — " (checked on its own)
+    return [t.split(" — ")[0].strip() for t in page.locator("#identify-result li").all_inner_texts()]
 
 
 def canvas_state(page: Any) -> dict[str, Any]:
@@ -181,6 +182,11 @@ def test_page_enroll_identify_delete(
     results = identify(page, examples / "obama2.jpg")
     assert len(results) == 1 and results[0].startswith("Barack Obama (score "), results
     assert page.locator("#identify-result li.known").count() == 1
+    # each face's analysis (/v1/analyze) on its line: expression, age, gender, liveness, quality
+    analysis = page.inner_text("#identify-result li .analysis")
+    assert "quality " in analysis and re.search(r"quality (0|1)\.\d\d", analysis), analysis
+    if "age ~" in analysis:  # the human models are installed (scripts/npm_weights.sh)
+        assert "male " in analysis and ("live " in analysis or "not live " in analysis), analysis
     canvas = canvas_state(page)
     assert canvas["faces"] == "1"
     assert canvas["width"] > 0 and canvas["height"] > 0

@@ -57,7 +57,7 @@ def test_analyze_json(stub_detector, images, capsys) -> None:
     rc = main(["analyze", str(images["face"]), str(images["small"]), "--json", "--no-progress"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["model"] == "fer_mini_xception@1"
+    assert out["model"] == "faceprint_fer_cnn@3"
     face, small = out["results"]
     assert small["faces"] == []
     (f,) = face["faces"]

@@ -10,8 +10,8 @@ and each output is decoded as human's code decodes it:
   ``src/gear/gear.ts`` does (centres 15, 23, 28, 35.5, 45.5, 55.5, 65).
 
 No labelled age data was available to this project, so the default
-(:data:`faceprint.config.DEFAULT_AGE_MODEL`, FaceRes: human's default face-description model) is
-not chosen by measurement; the cards say so.
+(:data:`faceprint.config.DEFAULT_AGE_MODEL`, FaceRes) is not chosen by an age measurement: FaceRes
+is the network of the measured gender default, so age comes from the same pass; the cards say so.
 """
 
 from __future__ import annotations
@@ -66,7 +66,15 @@ FACERES_CARD = ModelCard(
     + _CROP
     + "resized bilinearly to 224x224, x255. Training data: not stated by human; not verified here. "
     + _UNMEASURED,
-    extra={"analysis_task": "age", "human_models": ("faceres",), "decode": "faceres"},
+    extra={
+        "analysis_task": "age",
+        "human_models": ("faceres",),
+        "decode": "faceres",
+        "default": True,
+        "default_reason": "no age labels here, so not chosen by an age measurement: FaceRes is the network of the "
+        "measured gender default (LFW gender 0.9583, the best of three), so the same pass gives the age (no extra "
+        "cost when both run; 12.4 ms/face alone vs SSR-Net 2.5 and GEAR 22.8 ms on 2 cores)",
+    },
 )
 
 SSRNET_CARD = ModelCard(

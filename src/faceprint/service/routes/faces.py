@@ -22,7 +22,15 @@ K = Param("k", "int", "candidates per face", 5, minimum=1, maximum=100)
 DETECT = Body()
 EMBED = Body()
 VERIFY = Body(images=("image_a", "image_b"), params=(THRESHOLD, SELECT))
-ANALYZE = Body(params=(Param("identify", "bool", "also identify each face against the gallery (one pass)", False), K, THRESHOLD))
+TASKS = Param(
+    "tasks",
+    "str",
+    "comma-separated analysis tasks among expression, age, gender, liveness, quality (default: every installed task)",
+    max_length=200,
+)
+INCLUDE_RACE = Param("include_race", "bool", "add GEAR's race probabilities: for bias audits only", False)
+IDENTIFY = Param("identify", "bool", "also identify each face against the gallery (one pass)", False)
+ANALYZE = Body(params=(IDENTIFY, K, THRESHOLD, TASKS, INCLUDE_RACE))
 
 
 def _points(lm: Any) -> Any:
@@ -77,16 +85,17 @@ def _analyze(ctx: Any, payload: Payload) -> dict[str, Any]:
     from faceprint.analysis import analyze_faces
 
     p = payload.params
+    analyzers = ctx.analyzers(p["tasks"], bool(p["include_race"]))  # 400 / 503 before decoding
     img = ctx.decode(payload.image())
     found = analyze_faces(
         img,
         pipeline=ctx.pipeline,
-        analyzer=ctx.analyzer,
+        analyzers=analyzers,
         gallery=ctx.gallery if p["identify"] else None,
         k=p["k"],
         threshold=p["threshold"],
     )
-    return {"image": size_of(img), "faces": [a.to_dict() for a in found]}
+    return {"image": size_of(img), "faces": [a.to_dict() for a in found], "models": analyzers.models()}
 
 
 @router.post(
@@ -123,8 +132,7 @@ async def verify(request: Request, _: Principal = Depends(require("read"))) -> A
     response_model=AnalyzeResponse,
     responses=IMAGE_ERRORS,
     openapi_extra=ANALYZE.openapi(),
-    summary="Expression of every face (and who it is)",
+    summary="Expression, age, gender, liveness and quality of every face (and who it is)",
 )
 async def analyze(request: Request, _: Principal = Depends(require("read"))) -> Any:
-    _ = request.app.state.ctx.analyzer  # 503 model_unavailable before reading the body when expressions are off
     return await handle(request, ANALYZE, _analyze)

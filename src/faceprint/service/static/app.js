@@ -1,5 +1,5 @@
-// faceprint web page: enroll, identify (boxes and names drawn on the photo), a video's timeline and
-// annotated clip, list and delete.
+// faceprint web page: enroll, identify (boxes and names drawn on the photo, each face's analysis), a
+// video's timeline and annotated clip, list and delete.
 // Plain JS, no external assets; talks to the same origin's /v1 API.
 "use strict";
 
@@ -198,8 +198,36 @@ async function identify(ev) {
         : `${f.identity} (score ${f.score.toFixed(3)}, threshold ${f.threshold.toFixed(3)})`;
       list.appendChild(li);
     }
+    if (r.faces.length) await showAnalysis(file, list);
     $("identify-canvas").dataset.faces = String(r.faces.length);
     show("", true);
+  });
+}
+
+// One line of analysis per face (expression, age, gender, liveness, quality) from /v1/analyze:
+// the same pipeline, so its faces come in the same order as /v1/identify's.
+function analysisText(a) {
+  const parts = [];
+  if (a.expression) parts.push(a.expression.label);
+  if (a.age) parts.push(`age ~${Math.round(a.age.years)}`);
+  if (a.gender) parts.push(`${a.gender.label} ${a.gender.score.toFixed(2)}`);
+  if (a.liveness) parts.push(`${a.liveness.live ? "live" : "not live"} ${a.liveness.score.toFixed(2)}`);
+  if (a.quality) parts.push(`quality ${a.quality.score.toFixed(2)}`);
+  return parts.join(" · ");
+}
+
+async function showAnalysis(file, list) {
+  const fd = new FormData();
+  fd.append("image", file, file.name);
+  let r;
+  try { r = await api("POST", "/v1/analyze", fd); } catch (e) { return; }  // analysis is extra: identification stands
+  const items = list.querySelectorAll("li");
+  r.faces.forEach((a, i) => {
+    if (!items[i]) return;
+    const span = document.createElement("span");
+    span.className = "analysis";
+    span.textContent = " — " + analysisText(a);
+    items[i].appendChild(span);
   });
 }
 
