@@ -69,7 +69,7 @@ def run_pool(
     if pool not in POOLS:
         raise InvalidInput(f"pool must be one of {', '.join(POOLS)}, got {pool!r}")
     if pool == "threads" or jobs <= 1:
-        from faceprint.cli._common import map_ordered
+        from faceprint.parallel import map_ordered
 
         fn: Callable[[FoundFile], PhotoResult] = lambda f: process_file(f, store, pipeline)  # noqa: E731
         yield from map_ordered(fn, files, jobs)
