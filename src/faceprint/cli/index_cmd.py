@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="cosine similarity linking two faces (default: the model's calibrated clustering "
                    "threshold for the library's size)")
+    p.add_argument("--pool", choices=["auto", "threads", "processes"], default="auto",
+                   help="local engine: worker processes with one pipeline each (~0.5 GB each), or threads sharing one; "
+                   "auto (default): processes when --jobs > 1 and memory allows (docs/library.md)")
     add_library_args(p)
     add_jobs_arg(p)
     add_pipeline_args(p)
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     pipe = pipeline_from_args(args)
     try:
         report = index(args.dirs, library=args.library, home=args.home, pipeline=pipe, jobs=jobs_of(args),
-                       threshold=args.threshold, engine=args.engine, on_progress=on_progress, on_total=on_total)
+                       threshold=args.threshold, engine=args.engine, on_progress=on_progress, on_total=on_total,
+                       pool=args.pool)
     finally:
         if bar is not None:
             bar.close()
