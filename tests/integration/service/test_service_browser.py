@@ -440,3 +440,24 @@ def test_page_people_view_name_split_merge(
     assert page.inner_text("#message").startswith("merged into Barack Obama")
     problems = watch.problems()
     assert not any(problems.values()), problems
+
+
+def test_page_people_view_with_api_keys(
+    live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], make_library: Callable[[], Path]
+) -> None:
+    """With keys required, the People view stays hidden until the key is typed in; then its
+    thumbnails load (fetched with the key: an <img src> could not send it)."""
+    server = live_server("--auth", "on", "--library", str(make_library()), env={"FACEPRINT_ADMIN_KEY": ADMIN_KEY})
+    watch = open_page(server.url)
+    page = watch.page
+    page.locator("#message").wait_for(state="visible")
+    assert page.locator("#people-section").is_hidden()
+    page.fill("#api-key", ADMIN_KEY)
+    page.press("#api-key", "Tab")
+    page.wait_for_selector("#people-section[data-loaded]")
+    page.wait_for_function("() => document.querySelectorAll('#people-clusters li').length >= 3 && "
+                           "document.querySelectorAll('#people-clusters img[data-loaded]').length"
+                           " === document.querySelectorAll('#people-clusters li').length")
+    problems = watch.problems()
+    unexpected = [e for e in problems.pop("console errors") if not re.search(r"status of 401", e)]
+    assert not unexpected and not any(problems.values()), (unexpected, problems)
