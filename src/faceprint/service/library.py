@@ -186,7 +186,7 @@ class ServiceLibrary:
                 continue
             if st.st_size != nbytes or st.st_mtime_ns != mtime_ns:
                 continue
-            image = load_image(read_image_bytes(path), max_pixels=self.max_pixels, name=f"photo {photo_id}")
+            image = load_image(read_image_bytes(path), max_pixels=self.max_pixels, name=f"photo {photo_id}", max_side=side)
             im = Image.fromarray(image)
             im.thumbnail((side, side))
             buf = io.BytesIO()
