@@ -34,9 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="cosine similarity linking two faces (default: the model's calibrated clustering "
                    "threshold for the library's size)")
-    p.add_argument("--pool", choices=["auto", "threads", "processes"], default="auto",
-                   help="local engine: worker processes with one pipeline each (~0.5 GB each), or threads sharing one; "
-                   "auto (default): processes when --jobs > 1 and memory allows (docs/library.md)")
+    p.add_argument("--pool", choices=["threads", "processes", "auto"], default="threads",
+                   help="local engine: threads sharing one pipeline (default), worker processes with one pipeline "
+                   "each (~0.5 GB each), or auto: processes when --jobs > 1 and memory allows (docs/library.md)")
     add_library_args(p)
     add_jobs_arg(p)
     add_pipeline_args(p)

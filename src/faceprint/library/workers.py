@@ -3,7 +3,7 @@
 * ``threads``: ``jobs`` threads call the shared pipeline (onnxruntime releases the GIL while a
   network runs, but the Python parts of detection — MTCNN's pyramid and box merging, decoding
   glue — hold it, so threads scale less than cores).
-* ``auto`` (the CLI's default, :func:`choose_pool`): processes when ``jobs > 1`` and memory allows, else threads.
+* ``auto`` (:func:`choose_pool`): processes when ``jobs > 1`` and memory allows, else threads.
 * ``processes``: ``jobs`` worker processes (``spawn``: no model state is forked), each building
   its own pipeline from the parent's :class:`~faceprint.pipeline.PipelineConfig` (or a pickled
   copy of a pipeline without one) with one onnxruntime thread, and opening the library read-only
