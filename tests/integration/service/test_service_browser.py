@@ -438,6 +438,14 @@ def test_page_people_view_name_split_merge(
     page.wait_for_function(f"() => document.querySelectorAll('#people-clusters li').length === {before}")
     assert named.inner_text() == f"Barack Obama · {obama['faces']}"
     assert page.inner_text("#message").startswith("merged into Barack Obama")
+
+    # index the library root from the page: nothing new, the names stay
+    assert page.locator("#index-row").is_visible()
+    page.click("#index-btn")
+    page.wait_for_selector('#index-progress[data-status="done"]')
+    assert page.inner_text("#index-progress").startswith("done: 0 photos indexed, 8 unchanged, 0 bad"), \
+        page.inner_text("#index-progress")
+    page.locator('#people-named li[data-name="Barack Obama"]').wait_for()
     problems = watch.problems()
     assert not any(problems.values()), problems
 
@@ -458,6 +466,7 @@ def test_page_people_view_with_api_keys(
     page.wait_for_function("() => document.querySelectorAll('#people-clusters li').length >= 3 && "
                            "document.querySelectorAll('#people-clusters img[data-loaded]').length"
                            " === document.querySelectorAll('#people-clusters li').length")
+    assert page.locator("#index-row").is_hidden()  # no --library-root: nothing to index from the page
     problems = watch.problems()
     unexpected = [e for e in problems.pop("console errors") if not re.search(r"status of 401", e)]
     assert not unexpected and not any(problems.values()), (unexpected, problems)

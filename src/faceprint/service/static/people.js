@@ -77,6 +77,7 @@ async function refreshPeople() {
   const section = $("people-section");
   if (!summary.enabled) { section.hidden = true; return; }
   section.hidden = false;
+  $("index-row").hidden = !summary.can_index;
   $("people-summary").textContent =
     `${summary.photos} photos · ${summary.faces} faces · ${summary.people} people named · ${summary.clusters} not named yet`;
   const page = await api("GET", "/v1/library/people?limit=500");
@@ -200,7 +201,34 @@ async function splitSelected() {
   });
 }
 
+// Index the server's library root (new and changed photos only), showing the job's progress.
+async function indexFolder() {
+  show("", true);
+  await busy($("index-btn"), async () => {
+    const progress = $("index-progress");
+    delete progress.dataset.status;
+    let state = await apiJson("POST", "/v1/library/index", { folder: "" });
+    while (state.status === "queued" || state.status === "running") {
+      const p = state.progress;
+      const eta = p.eta_s === null ? "" : ` · about ${Math.ceil(p.eta_s)} s left`;
+      progress.textContent = `${state.status}: ${p.files}${p.total === null ? "" : " of " + p.total} files${eta}`;
+      await sleep(500);
+      state = await api("GET", "/v1/library/index");
+    }
+    if (state.status === "failed") {
+      progress.textContent = "failed";
+      showError(state.error || { message: "indexing failed" });
+    } else {
+      const r = state.report;
+      progress.textContent = `done: ${r.indexed} photos indexed, ${r.unchanged} unchanged, ${r.errors} bad, ${r.faces} faces added`;
+    }
+    progress.dataset.status = state.status;
+    await refreshPeople();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  $("index-btn").addEventListener("click", indexFolder);
   $("people-refresh").addEventListener("click", () => busy($("people-refresh"), refreshPeople));
   $("merge-btn").addEventListener("click", mergeSelected);
   $("split-btn").addEventListener("click", splitSelected);
