@@ -4,7 +4,7 @@
 // and shown as blob: URLs (the page's CSP allows no other image source).
 "use strict";
 
-const people = { open: null, photosShown: 0, urls: { list: [], detail: [] } };
+const people = { open: null, photosShown: 0 };
 const PHOTO_PAGE = 60;
 
 async function apiJson(method, path, obj) {
@@ -20,20 +20,16 @@ async function apiJson(method, path, obj) {
   return data;
 }
 
-function forget(group) {
-  for (const u of people.urls[group]) URL.revokeObjectURL(u);
-  people.urls[group] = [];
-}
-
-// Load an image of the API into an <img> (with the key; shown as a blob: URL).
-async function loadImage(img, url, group) {
+// Load an image of the API into an <img> (with the key; shown as a blob: URL, released once the
+// image has decoded — never while it loads, which would be a failed load).
+async function loadImage(img, url) {
   try {
     const res = await fetch(url, { headers: headers() });
     if (!res.ok) return;
     const u = URL.createObjectURL(await res.blob());
-    people.urls[group].push(u);
+    img.onload = () => { URL.revokeObjectURL(u); img.dataset.loaded = "1"; };
+    img.onerror = () => URL.revokeObjectURL(u);
     img.src = u;
-    img.dataset.loaded = "1";
   } catch (e) { /* a missing thumbnail leaves the grey square */ }
 }
 
@@ -49,7 +45,7 @@ function card(c) {
   const img = document.createElement("img");
   img.alt = label(c);
   img.title = "show " + label(c);
-  if (c.thumbnail) loadImage(img, c.thumbnail, "list");
+  if (c.thumbnail) loadImage(img, c.thumbnail);
   img.addEventListener("click", () => openPerson(c.id).catch(showError));
   const pick = document.createElement("input");
   pick.type = "checkbox";
@@ -81,7 +77,6 @@ async function refreshPeople() {
   $("people-summary").textContent =
     `${summary.photos} photos · ${summary.faces} faces · ${summary.people} people named · ${summary.clusters} not named yet`;
   const page = await api("GET", "/v1/library/people?limit=500");
-  forget("list");
   const named = $("people-named");
   const clusters = $("people-clusters");
   named.replaceChildren();
@@ -94,7 +89,6 @@ async function refreshPeople() {
 
 function closePerson() {
   people.open = null;
-  forget("detail");
   $("person-detail").hidden = true;
   delete $("person-detail").dataset.id;
 }
@@ -103,7 +97,6 @@ async function openPerson(id) {
   const faces = await api("GET", `/v1/library/clusters/${id}/faces?limit=500`);
   const c = faces.cluster;
   people.open = c.id;
-  forget("detail");
   for (const li of document.querySelectorAll(".people-grid li")) li.classList.toggle("open", li.dataset.id === String(c.id));
   const detail = $("person-detail");
   $("person-title").textContent = `${label(c)}: ${c.faces} face(s) in ${c.photos} photo(s)`;
@@ -116,7 +109,7 @@ async function openPerson(id) {
     const img = document.createElement("img");
     img.alt = `face ${f.id}`;
     img.title = f.photo || "";
-    loadImage(img, f.thumbnail, "detail");
+    loadImage(img, f.thumbnail);
     const pick = document.createElement("input");
     pick.type = "checkbox";
     pick.className = "split-pick";
@@ -148,7 +141,7 @@ async function morePhotos() {
     li.dataset.photo = String(p.photo_id);
     const img = document.createElement("img");
     img.alt = p.paths[0] || `photo ${p.photo_id}`;
-    loadImage(img, p.image + "?size=480", "detail");
+    loadImage(img, p.image + "?size=480");
     const caption = document.createElement("span");
     caption.textContent = p.paths.join(", ");
     caption.title = caption.textContent;
