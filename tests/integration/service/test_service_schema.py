@@ -139,9 +139,11 @@ class Target:
             for fid, cid in c.execute("SELECT id, cluster_id FROM faces WHERE cluster_id IS NOT NULL ORDER BY id"):
                 clusters.setdefault(int(cid), []).append(int(fid))
             photos = [int(r[0]) for r in c.execute("SELECT id FROM photos ORDER BY id")]
+            unnamed = {int(r[0]) for r in c.execute("SELECT id FROM clusters WHERE name IS NULL")}
         finally:
             c.close()
-        return {"clusters": clusters, "faces": [f for fs in clusters.values() for f in fs], "photos": photos}
+        return {"clusters": clusters, "faces": [f for fs in clusters.values() for f in fs], "photos": photos,
+                "unnamed": sorted(unnamed & set(clusters))}
 
 
 def _auth_headers(key: str | None) -> dict[str, str]:
@@ -253,14 +255,17 @@ def _use_library_ids(case: Any, target: Target, data: st.DataObject) -> None:
     body = case.body
     if not isinstance(body, dict):
         return
-    if "target" in body and len(clusters) >= 2:
-        order = data.draw(st.permutations(clusters), label="merge")
-        body["target"], body["others"] = order[0], [order[1]]
-    if "faces" in body and clusters:
+    if "target" in body and len(clusters) >= 2:  # merge: mostly into any cluster from an unnamed one (two names: 400)
+        other = data.draw(st.sampled_from(ids["unnamed"] or clusters), label="merge other")
+        body["target"] = data.draw(st.sampled_from([c for c in clusters if c != other]), label="merge target")
+        body["others"] = [other]
+    if "faces" in body and clusters:  # split
         cid = data.draw(st.sampled_from(clusters), label="split cluster")
         body["faces"] = ids["clusters"][cid][:1]
         if data.draw(st.booleans(), label="unnamed"):
             body.pop("name", None)
+    elif "name" in body:  # naming: generated text is mostly refused by the name rules (400); try real names too
+        body["name"] = data.draw(st.sampled_from(["Ada Lovelace", "Grace Hopper", "José Ñúñez", "李小龙"]), label="name")
     if "folder" in body:
         body["folder"] = data.draw(st.sampled_from(["", "sub"]), label="folder")
 
