@@ -6,14 +6,13 @@ import argparse
 import json
 import os
 import sys
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from faceprint.parallel import map_ordered
+
 T = TypeVar("T")
-R = TypeVar("R")
 
 #: File name endings taken as images when a folder is given.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp", ".gif"})
@@ -57,22 +56,6 @@ def jobs_of(args: argparse.Namespace) -> int:
     if n < 1:
         raise InvalidInput(f"--jobs must be >= 1, got {n}")
     return int(n)
-
-
-def map_ordered(fn: Callable[[T], R], items: Iterable[T], jobs: int) -> Iterator[R]:
-    """``map(fn, items)`` on ``jobs`` threads, results in input order; at most ``2 * jobs``
-    items are in flight (decoded images stay bounded). ``jobs == 1`` runs in this thread."""
-    if jobs <= 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="faceprint-job") as pool:
-        pending: deque[Future[R]] = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * jobs:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def add_pipeline_args(p: argparse.ArgumentParser) -> None:

@@ -24,11 +24,11 @@ from faceprint.cli._common import (
     add_pipeline_args,
     expand_images,
     jobs_of,
-    map_ordered,
     pipeline_from_args,
     print_json,
     progress,
 )
+from faceprint.parallel import map_ordered
 
 
 def _selection(value: str) -> Any:

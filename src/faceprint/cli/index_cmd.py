@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="cosine similarity linking two faces (default: the model's calibrated clustering "
                    "threshold for the library's size)")
+    p.add_argument("--pool", choices=["threads", "processes", "auto"], default="threads",
+                   help="local engine: threads sharing one pipeline (default), worker processes with one pipeline "
+                   "each (~0.5 GB each), or auto: processes when --jobs > 1 and memory allows (docs/library.md)")
     add_library_args(p)
     add_jobs_arg(p)
     add_pipeline_args(p)
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = index(args.dirs, library=args.library, home=args.home, pipeline=pipe, jobs=jobs,
                        threshold=args.threshold, engine=args.engine, on_progress=on_progress, on_total=on_total,
-                       **({"address": args.address, "workers": args.workers} if args.engine == "ray" else {}))
+                       pool=args.pool, **({"address": args.address, "workers": args.workers} if args.engine == "ray" else {}))
     finally:
         if bar is not None:
             bar.close()

@@ -37,6 +37,10 @@ def register(sub: Any) -> None:
                    help="named pipeline (faceprint.pipeline.PRESETS: default, fast, accurate, ...; default: default)")
     p.add_argument("--grace", type=float, default=None, dest="shutdown_grace_s",
                    help="seconds in-flight requests get on SIGTERM (default 20)")
+    p.add_argument("--library", default=None,
+                   help="serve this photo library file under /v1/library and on the page (default: off)")
+    p.add_argument("--library-root", default=None, dest="library_root",
+                   help="folder the page/API may index into --library (clients name sub-folders only; default: off)")
     p.set_defaults(func=run)
 
 
@@ -44,7 +48,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     from faceprint.service.settings import ServiceSettings
 
     keys = ("host", "port", "home", "store", "auth", "workers", "max_upload_mb", "request_timeout_s", "cors_origins",
-            "shutdown_grace_s", "analyzer", "preset")
+            "shutdown_grace_s", "analyzer", "preset", "library", "library_root")
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if str(overrides.get("analyzer", "")).lower() == "none":
         overrides["analyzer"] = None

@@ -31,6 +31,7 @@ def create_app(
     from faceprint.service.origin import OriginPolicy
     from faceprint.service.routes import faces, health, keys, page
     from faceprint.service.routes import gallery as gallery_routes
+    from faceprint.service.routes import library as library_routes
     from faceprint.service.routes import video as video_routes
 
     settings = settings or ServiceSettings()
@@ -58,7 +59,8 @@ def create_app(
     )
     app.state.ctx = ctx
     errors.install(app)
-    for r in (health.router, faces.router, gallery_routes.router, keys.router, video_routes.router, page.router):
+    for r in (health.router, faces.router, gallery_routes.router, keys.router, video_routes.router, library_routes.router,
+              page.router):
         app.include_router(r)
     if settings.cors_origins:
         app.add_middleware(

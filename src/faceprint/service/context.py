@@ -66,6 +66,7 @@ class ServiceContext:
         self._analyzers_lock = threading.Lock()
         self.ready = False
         self.started_at: float | None = None
+        self.library: Any = None  # a ServiceLibrary once started, when settings.library is given
         self.metrics.gauge("faceprint_work_pending", lambda: self.pool.pending)
         self.metrics.gauge("faceprint_work_rejected_total", lambda: self.pool.rejected)
         self.metrics.gauge("faceprint_work_timeouts_total", lambda: self.pool.timeouts)
@@ -101,6 +102,11 @@ class ServiceContext:
             except ModelUnavailable as e:
                 self._analyzer_error = str(e)
                 logger.warning("expression analysis is off: %s", e)
+        if self.settings.library is not None and self.library is None:
+            from faceprint.service.library import ServiceLibrary
+
+            self.library = ServiceLibrary(self.settings.library, self.settings.library_root, self._pipeline,
+                                          max_pixels=self.settings.max_pixels)
         if self.settings.warmup:
             self._warmup()
         self.ready = True
@@ -122,6 +128,12 @@ class ServiceContext:
     def stop(self) -> None:
         self.ready = False
         self.pool.shutdown()
+        if self.library is not None:
+            lib, self.library = self.library, None
+            try:
+                lib.close()  # stops an indexing job after its current photo
+            except Exception as e:  # closing must not hide the shutdown
+                logger.warning("closing the library failed: %s", e)
         if self._gallery is not None:
             try:
                 self._gallery.close()

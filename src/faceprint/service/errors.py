@@ -5,6 +5,7 @@ data) and answered with ``500 internal_error``."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from faceprint.errors import (
@@ -71,6 +72,10 @@ def scrub(message: str, ctx: Any) -> str:
     if store is not None:
         secrets_.append((str(getattr(store, "location", "")), "<gallery>"))
     secrets_ += [(str(ctx.settings.store or ""), "<gallery>"), (str(ctx.home), "<home>")]
+    for attr, label in (("library", "<library>"), ("library_root", "<library root>")):
+        value = getattr(ctx.settings, attr, None)
+        if value is not None:
+            secrets_ += [(str(value), label), (str(Path(value).resolve()), label)]
     for value, label in sorted(secrets_, key=lambda x: -len(x[0])):
         if len(value) > 1:
             message = message.replace(value, label)

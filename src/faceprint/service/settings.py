@@ -12,7 +12,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faceprint.config import DEFAULT_EXPRESSION_MODEL, DEFAULT_MAX_PIXELS
@@ -64,6 +64,10 @@ class ServiceSettings(BaseSettings):
         None, ge=0.0, le=1.0, description="enrolment quality floor (0: off; None: faceprint.config.DEFAULT_MIN_QUALITY)"
     )
     shutdown_grace_s: float = Field(20.0, ge=0, description="SIGTERM: time in-flight requests get to finish")
+    library: Path | None = Field(None, description="photo library file served under /v1/library (None: off)")
+    library_root: Path | None = Field(
+        None, description="folder POST /v1/library/index may index (clients name sub-folders of it only; None: off)"
+    )
 
     @field_validator("preset")
     @classmethod
@@ -80,6 +84,12 @@ class ServiceSettings(BaseSettings):
         if "*" in v:
             raise ValueError("cors_origins: '*' is refused; list the origins that may call the API")
         return v
+
+    @model_validator(mode="after")
+    def _root_needs_library(self) -> ServiceSettings:
+        if self.library_root is not None and self.library is None:
+            raise ValueError("library_root: also give the library file it is indexed into (library / --library)")
+        return self
 
     @property
     def max_upload_bytes(self) -> int:

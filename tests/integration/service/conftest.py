@@ -137,3 +137,43 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     yield start
     for s in servers:
         s.stop()
+
+
+#: face_recognition example photos the library fixture indexes (Obama x4 and in two_people.jpg,
+#: Biden, Lin-Manuel Miranda, Alex Lacamoire); sub/ holds one more, to index a sub-folder
+LIBRARY_PHOTOS = ("obama.jpg", "obama2.jpg", "obama_small.jpg", "biden.jpg", "two_people.jpg",
+                  "lin-manuel-miranda.png", "alex-lacamoire.png")
+
+
+@pytest.fixture(scope="session")
+def indexed_library(examples: Path, tmp_path_factory: pytest.TempPathFactory, shared_models: dict[str, Any]) -> tuple[Path, Path]:
+    """``(library file, photo folder)``: the example photos (symlinked, not copied) indexed into a
+    library with the default pipeline. Copy the file before changing it (see ``make_library``)."""
+    from faceprint import library
+
+    base = tmp_path_factory.mktemp("library")
+    photos = base / "photos"
+    (photos / "sub").mkdir(parents=True)
+    for name in LIBRARY_PHOTOS:
+        (photos / name).symlink_to((examples / name).resolve())
+    (photos / "sub" / "obama-240p.jpg").symlink_to((examples / "obama-240p.jpg").resolve())
+    lib = base / "library.sqlite"
+    report = library.index([photos], library=lib, pipeline=shared_models["pipeline"], jobs=1)
+    assert report.errors == 0 and report.faces >= 8, report
+    return lib, photos
+
+
+@pytest.fixture
+def make_library(indexed_library: tuple[Path, Path], tmp_path: Path) -> Callable[[], Path]:
+    """``make_library()`` -> a fresh copy of the indexed library file (its photos stay where they are)."""
+    import shutil
+
+    made: list[Path] = []
+
+    def make() -> Path:
+        dest = tmp_path / f"library{len(made)}.sqlite"
+        shutil.copyfile(indexed_library[0], dest)
+        made.append(dest)
+        return dest
+
+    return make

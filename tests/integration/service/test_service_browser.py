@@ -377,3 +377,102 @@ def test_page_video_timeline_and_annotated_clip(
     save_screenshot(page, tmp_path, "service_browser_video.png")
     problems = watch.problems()
     assert not any(problems.values()), problems
+
+
+def test_page_people_view_name_split_merge(
+    live_server: Callable[..., Any],
+    open_page: Callable[[str], PageWatch],
+    make_library: Callable[[], Path],
+    indexed_library: tuple[Path, Path],
+    tmp_path: Path,
+) -> None:
+    """Issue 16: the People view on a library indexed from the example photos: a thumbnail per
+    cluster, naming one moves it to the people, its photo grid shows its photos; splitting a face
+    off and merging it back."""
+    import httpx
+
+    server = live_server("--library", str(make_library()), "--library-root", str(indexed_library[1]))
+    # the cluster of obama.jpg, from the API
+    people = httpx.get(server.url + "/v1/library/people", timeout=30).json()["items"]
+    obama = next(c for c in people if any(
+        "obama.jpg" in p["paths"]
+        for p in httpx.get(f"{server.url}/v1/library/clusters/{c['id']}/photos", timeout=30).json()["photos"]))
+    watch = open_page(server.url)
+    page = watch.page
+    page.wait_for_selector("#people-section[data-loaded]")
+    clusters = page.locator("#people-clusters li")
+    assert clusters.count() == len(people) >= 3 and page.locator("#people-named li").count() == 0
+    page.wait_for_function("() => document.querySelectorAll('#people-clusters img[data-loaded]').length"
+                           " === document.querySelectorAll('#people-clusters li').length")
+    card = page.locator(f'#people-clusters li[data-id="{obama["id"]}"]')
+    assert card.locator(".caption").inner_text() == f"cluster {obama['id']} · {obama['faces']}"
+
+    # open it: its faces and its photo grid
+    card.locator("img").click()
+    page.wait_for_selector(f'#person-detail[data-id="{obama["id"]}"]')
+    photos = page.locator("#person-photos li")
+    assert photos.count() == obama["photos"] >= 4
+    page.wait_for_function(f"() => document.querySelectorAll('#person-photos img[data-loaded]').length === {obama['photos']}")
+    shown = set(page.locator("#person-photos li span").all_inner_texts())
+    assert {"obama.jpg", "obama2.jpg", "two_people.jpg", "sub/obama-240p.jpg"} <= shown, shown
+    assert page.locator("#person-faces li").count() == obama["faces"]
+
+    # name it: it moves to the people, the grid still shows its photos
+    page.fill("#person-name", "Barack Obama")
+    page.click("#name-btn")
+    page.locator('#people-named li[data-name="Barack Obama"]').wait_for()
+    assert page.locator(f'#people-clusters li[data-id="{obama["id"]}"]').count() == 0
+    assert page.inner_text("#message") == f"named: Barack Obama ({obama['faces']} faces)"
+    page.wait_for_function(f"() => document.querySelectorAll('#person-photos img[data-loaded]').length === {obama['photos']}")
+    assert page.inner_text("#person-title").startswith("Barack Obama: ")
+    save_screenshot(page, tmp_path, "service_browser_people.png")
+
+    # split the small photo's face off: a new cluster of one face
+    before = clusters.count()
+    page.locator('#person-faces li:has(img[title="sub/obama-240p.jpg"]) .split-pick').check()
+    page.click("#split-btn")
+    page.wait_for_function(f"() => document.querySelectorAll('#people-clusters li').length === {before + 1}")
+    named = page.locator('#people-named li[data-name="Barack Obama"] .caption')
+    assert named.inner_text() == f"Barack Obama · {obama['faces'] - 1}"
+    new_id = max(int(x) for x in page.locator("#people-clusters li").evaluate_all("ls => ls.map(l => l.dataset.id)"))
+    assert page.locator(f'#people-clusters li[data-id="{new_id}"] .caption').inner_text() == f"cluster {new_id} · 1"
+
+    # merge it back: tick both, merge
+    page.locator('#people-named li[data-name="Barack Obama"] .merge-pick').check()
+    page.locator(f'#people-clusters li[data-id="{new_id}"] .merge-pick').check()
+    page.click("#merge-btn")
+    page.wait_for_function(f"() => document.querySelectorAll('#people-clusters li').length === {before}")
+    assert named.inner_text() == f"Barack Obama · {obama['faces']}"
+    assert page.inner_text("#message").startswith("merged into Barack Obama")
+
+    # index the library root from the page: nothing new, the names stay
+    assert page.locator("#index-row").is_visible()
+    page.click("#index-btn")
+    page.wait_for_selector('#index-progress[data-status="done"]')
+    assert page.inner_text("#index-progress").startswith("done: 0 photos indexed, 8 unchanged, 0 bad"), \
+        page.inner_text("#index-progress")
+    page.locator('#people-named li[data-name="Barack Obama"]').wait_for()
+    problems = watch.problems()
+    assert not any(problems.values()), problems
+
+
+def test_page_people_view_with_api_keys(
+    live_server: Callable[..., Any], open_page: Callable[[str], PageWatch], make_library: Callable[[], Path]
+) -> None:
+    """With keys required, the People view stays hidden until the key is typed in; then its
+    thumbnails load (fetched with the key: an <img src> could not send it)."""
+    server = live_server("--auth", "on", "--library", str(make_library()), env={"FACEPRINT_ADMIN_KEY": ADMIN_KEY})
+    watch = open_page(server.url)
+    page = watch.page
+    page.locator("#message").wait_for(state="visible")
+    assert page.locator("#people-section").is_hidden()
+    page.fill("#api-key", ADMIN_KEY)
+    page.press("#api-key", "Tab")
+    page.wait_for_selector("#people-section[data-loaded]")
+    page.wait_for_function("() => document.querySelectorAll('#people-clusters li').length >= 3 && "
+                           "document.querySelectorAll('#people-clusters img[data-loaded]').length"
+                           " === document.querySelectorAll('#people-clusters li').length")
+    assert page.locator("#index-row").is_hidden()  # no --library-root: nothing to index from the page
+    problems = watch.problems()
+    unexpected = [e for e in problems.pop("console errors") if not re.search(r"status of 401", e)]
+    assert not unexpected and not any(problems.values()), (unexpected, problems)

@@ -59,11 +59,23 @@ OPERATIONS = (
     "POST /v1/video",
     "GET /v1/video/{job}",
     "GET /v1/video/{job}/annotated.webm",
+    "GET /v1/library",
+    "GET /v1/library/people",
+    "GET /v1/library/clusters/{cluster_id}",
+    "GET /v1/library/clusters/{cluster_id}/faces",
+    "GET /v1/library/clusters/{cluster_id}/photos",
+    "GET /v1/library/faces/{face_id}/thumbnail",
+    "GET /v1/library/photos/{photo_id}/image",
+    "POST /v1/library/clusters/{cluster_id}/name",
+    "POST /v1/library/split",
+    "POST /v1/library/merge",
+    "POST /v1/library/index",
+    "GET /v1/library/index",
 )
 #: key administration: never succeeds without an admin key
 ADMIN_ONLY = {"GET /v1/keys", "POST /v1/keys", "DELETE /v1/keys/{key_id}"}
 #: operations that take no input at all: there is nothing to make invalid
-NO_INPUT = {"GET /healthz", "GET /readyz", "GET /metrics"}
+NO_INPUT = {"GET /healthz", "GET /readyz", "GET /metrics", "GET /v1/library", "GET /v1/library/index"}
 #: the refusal of a schema-valid value of a typed (non-image, non-JSON-text) field
 TYPED_FIELD_REFUSED = re.compile(r"^field '(k|threshold|select|identify|scope|label)'")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -105,14 +117,33 @@ class Target:
     """An app under fuzzing: its loaded schema, the key to send (None: anonymous) and names worth
     using as path parameters."""
 
-    def __init__(self, schema: Any, key: str | None, photos: dict[str, bytes]) -> None:
+    def __init__(self, schema: Any, key: str | None, photos: dict[str, bytes], library: Path | None = None) -> None:
         self.schema = schema
+        self.library = library
         self.key = key
         self.photos = photos
         self.names = [ENROLLED]
         self.key_ids: list[str] = []
         self.job_ids: list[str] = []
         self.statuses: dict[str, Counter[int]] = defaultdict(Counter)  # label -> status -> count
+
+    def library_ids(self) -> dict[str, Any]:
+        """The library's ids now (merges and splits change them): clusters (with their faces), faces, photos."""
+        import sqlite3
+
+        if self.library is None:
+            return {"clusters": {}, "faces": [], "photos": []}
+        c = sqlite3.connect(self.library)
+        try:
+            clusters: dict[int, list[int]] = {}
+            for fid, cid in c.execute("SELECT id, cluster_id FROM faces WHERE cluster_id IS NOT NULL ORDER BY id"):
+                clusters.setdefault(int(cid), []).append(int(fid))
+            photos = [int(r[0]) for r in c.execute("SELECT id FROM photos ORDER BY id")]
+            unnamed = {int(r[0]) for r in c.execute("SELECT id FROM clusters WHERE name IS NULL")}
+        finally:
+            c.close()
+        return {"clusters": clusters, "faces": [f for fs in clusters.values() for f in fs], "photos": photos,
+                "unnamed": sorted(unnamed & set(clusters))}
 
 
 def _auth_headers(key: str | None) -> dict[str, str]:
@@ -121,7 +152,12 @@ def _auth_headers(key: str | None) -> dict[str, str]:
 
 @pytest.fixture(params=["anonymous", "admin-key"])
 def target(
-    request: pytest.FixtureRequest, tmp_path: Path, shared_models: dict[str, Any], photos: dict[str, bytes]
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    shared_models: dict[str, Any],
+    photos: dict[str, bytes],
+    make_library: Any,
+    indexed_library: tuple[Path, Path],
 ) -> Iterator[Target]:
     """A fresh app with one enrolled person (and, with keys, one extra key to revoke). Function
     scope: schemathesis' pytest plugin ends every ASGI lifespan it started when a test ends."""
@@ -134,10 +170,12 @@ def target(
         admin_key=ADMIN_KEY if authed else None,
         warmup=False,
         allowed_hosts=["testserver"],
+        library=make_library(),
+        library_root=indexed_library[1],
     )
     app = create_app(settings_, **shared_models)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)  # starts the app's lifespan
-    t = Target(schema, ADMIN_KEY if authed else None, photos)
+    t = Target(schema, ADMIN_KEY if authed else None, photos, settings_.library)
     try:
         with asgi.get_client(app) as client:
             r = client.post(
@@ -201,6 +239,37 @@ def _use_real_images(case: Any, target: Target, data: st.DataObject) -> None:
         body[field] = [value] if field == "images" else value
 
 
+def _use_library_ids(case: Any, target: Target, data: st.DataObject) -> None:
+    """Sometimes swap generated ids (path and body) for ones the library has, and the indexed
+    folder for a real one, so naming, merging, splitting and indexing reach their success paths."""
+    if not data.draw(st.booleans(), label="known library ids"):
+        return
+    ids = target.library_ids()
+    clusters = sorted(ids["clusters"])
+    params = dict(case.path_parameters or {})
+    for key, pool in (("cluster_id", clusters), ("face_id", ids["faces"]), ("photo_id", ids["photos"])):
+        if key in params and pool:
+            params[key] = data.draw(st.sampled_from(pool), label=key)
+    if params:
+        case.path_parameters = params
+    body = case.body
+    if not isinstance(body, dict):
+        return
+    if "target" in body and len(clusters) >= 2:  # merge: mostly into any cluster from an unnamed one (two names: 400)
+        other = data.draw(st.sampled_from(ids["unnamed"] or clusters), label="merge other")
+        body["target"] = data.draw(st.sampled_from([c for c in clusters if c != other]), label="merge target")
+        body["others"] = [other]
+    if "faces" in body and clusters:  # split
+        cid = data.draw(st.sampled_from(clusters), label="split cluster")
+        body["faces"] = ids["clusters"][cid][:1]
+        if data.draw(st.booleans(), label="unnamed"):
+            body.pop("name", None)
+    elif "name" in body:  # naming: generated text is mostly refused by the name rules (400); try real names too
+        body["name"] = data.draw(st.sampled_from(["Ada Lovelace", "Grace Hopper", "José Ñúñez", "李小龙"]), label="name")
+    if "folder" in body:
+        body["folder"] = data.draw(st.sampled_from(["", "sub"]), label="folder")
+
+
 def _fuzz(target: Target, label: str, mode: Any) -> None:
     method, path = label.split(" ", 1)
     operation = target.schema[path][method]
@@ -226,6 +295,8 @@ def _fuzz(target: Target, label: str, mode: Any) -> None:
             extra = {}
         if mode.name == "POSITIVE":
             _use_real_images(case, target, data)
+            if "/v1/library" in label:
+                _use_library_ids(case, target, data)
             if case.path_parameters:
                 if "name" in case.path_parameters and data.draw(st.booleans(), label="known name"):
                     case.path_parameters = {"name": data.draw(st.sampled_from(target.names))}
