@@ -34,11 +34,11 @@ from faceprint.errors import GalleryError, InvalidInput, ModelUnavailable, Stora
 from faceprint.library.pg_dialect import PgConnection
 from faceprint.library.pg_schema import DEFAULT_SCHEMA, SCHEMA_VERSION, migrations
 from faceprint.library.records import PhotoResult
+from faceprint.library.store_queries import LibraryQueries
 
 logger = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x6C696272  # "libr", combined with the schema name
-_COUNTED = {"photos", "paths", "faces", "clusters"}
 
 
 def _psycopg() -> Any:
@@ -66,7 +66,7 @@ def is_url(location: str) -> bool:
     return str(location).startswith(("postgresql://", "postgres://"))
 
 
-class PgLibraryStore:
+class PgLibraryStore(LibraryQueries):
     """One library in a PostgreSQL schema (created when missing unless ``create=False``).
     Thread-safe (one connection per thread); a forked or spawned process opens its own."""
 
@@ -148,12 +148,6 @@ class PgLibraryStore:
                 c.close()
         self._local = threading.local()
 
-    def __enter__(self) -> PgLibraryStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def spec(self) -> tuple[str, str | None]:
         """``(location, schema)`` another process opens this library with (:func:`faceprint.library.backends.open_store`)."""
         return self.url, self.schema
@@ -209,34 +203,9 @@ class PgLibraryStore:
 
     # ------------------------------------------------------------------ meta
 
-    def meta(self, key: str) -> str | None:
-        rows = self.q("SELECT value FROM library_meta WHERE key = ?", (key,))
-        return str(rows[0][0]) if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.write() as w:
-            w.execute("INSERT OR REPLACE INTO library_meta(key, value) VALUES (?, ?)", (key, value))
-
     # ---------------------------------------------------------------- lookups
 
-    def path_state(self, path: str) -> tuple[int, int, int | None, str | None] | None:
-        rows = self.q("SELECT size, mtime_ns, photo_id, error_code FROM paths WHERE path = ?", (path,))
-        return (int(rows[0][0]), int(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
-
-    def photo_of_sha(self, sha256: str) -> int | None:
-        rows = self.q("SELECT id FROM photos WHERE sha256 = ?", (sha256,))
-        return int(rows[0][0]) if rows else None
-
-    def count(self, table: str) -> int:
-        if table not in _COUNTED:
-            raise ValueError(table)
-        return int(self.q(f"SELECT COUNT(*) FROM {table}")[0][0])  # noqa: S608 - fixed names
-
     # ----------------------------------------------------------------- writes
-
-    def touch(self, path: str) -> None:
-        with self.write() as w:
-            w.execute("UPDATE paths SET seen = ? WHERE path = ?", (time.time(), path))
 
     def commit_photo(self, r: PhotoResult) -> list[int]:
         """Store one file's result in one transaction; returns the ids of the faces added (none

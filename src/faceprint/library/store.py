@@ -29,6 +29,7 @@ from faceprint.errors import GalleryError, StorageError
 from faceprint.fsperm import create_private_file, make_private, private_dir
 from faceprint.library.records import PhotoResult
 from faceprint.library.schema import MIGRATIONS, SCHEMA_VERSION
+from faceprint.library.store_queries import LibraryQueries
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def blob_vec(b: bytes) -> np.ndarray:
     return np.frombuffer(b, "<f4").astype(np.float32)
 
 
-class LibraryStore:
+class LibraryStore(LibraryQueries):
     """One library file (created with its folder when missing). Safe to share between threads
     (one connection per thread) and processes (WAL + ``BEGIN IMMEDIATE``)."""
 
@@ -142,12 +143,6 @@ class LibraryStore:
                 c.close()
         self._local = threading.local()
 
-    def __enter__(self) -> LibraryStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def spec(self) -> tuple[str, str | None]:
         """``(location, schema)`` another process opens this library with (:func:`faceprint.library.backends.reopen`)."""
         return str(self.path), None
@@ -186,36 +181,9 @@ class LibraryStore:
 
     # ------------------------------------------------------------------ meta
 
-    def meta(self, key: str) -> str | None:
-        rows = self.q("SELECT value FROM library_meta WHERE key = ?", (key,))
-        return str(rows[0][0]) if rows else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.write() as w:
-            w.execute("INSERT OR REPLACE INTO library_meta(key, value) VALUES (?, ?)", (key, value))
-
     # ---------------------------------------------------------------- lookups
 
-    def path_state(self, path: str) -> tuple[int, int, int | None, str | None] | None:
-        """``(size, mtime_ns, photo_id, error_code)`` recorded for ``path``, or None."""
-        rows = self.q("SELECT size, mtime_ns, photo_id, error_code FROM paths WHERE path = ?", (path,))
-        return (int(rows[0][0]), int(rows[0][1]), rows[0][2], rows[0][3]) if rows else None
-
-    def photo_of_sha(self, sha256: str) -> int | None:
-        rows = self.q("SELECT id FROM photos WHERE sha256 = ?", (sha256,))
-        return int(rows[0][0]) if rows else None
-
-    def count(self, table: str) -> int:
-        if table not in {"photos", "paths", "faces", "clusters"}:
-            raise ValueError(table)
-        return int(self.q(f"SELECT COUNT(*) FROM {table}")[0][0])  # noqa: S608 - fixed names
-
     # ----------------------------------------------------------------- writes
-
-    def touch(self, path: str) -> None:
-        """Mark an unchanged path as seen by this run."""
-        with self.write() as w:
-            w.execute("UPDATE paths SET seen = ? WHERE path = ?", (time.time(), path))
 
     def commit_photo(self, r: PhotoResult) -> list[int]:
         """Store one file's result in one transaction; returns the ids of the faces added (none
