@@ -41,6 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED, write_result  # noqa: E402
 
 REJECT = (0.0, 0.01, 0.02, 0.05, 0.10, 0.20)
+#: The enrolment floor refuses at most this share of View 1 DevTrain faces (LFW's faces are nearly all
+#: recognisable; 2 %, the first rule, gave 0.98 and refused face_recognition's lin-manuel-miranda.png at 0.97).
+FLOOR_MAX_REJECT = 0.002
 FMRS = (1e-3, 1e-2)
 
 
@@ -245,8 +248,8 @@ def main() -> int:
                    "all_lfw_images_used": round(float((all_q < t).mean()), 4)}
         for t in floors
     }
-    ok = [t for t in floors if (train_q < t).mean() <= 0.02 and round(t, 2) == t]
-    result["floor_rule"] = "the largest floor on a 0.01 grid that rejects <= 2 % of View 1 DevTrain faces"
+    ok = [t for t in floors if (train_q < t).mean() <= FLOOR_MAX_REJECT and round(t, 2) == t]
+    result["floor_rule"] = f"the largest floor on a 0.01 grid that rejects <= {FLOOR_MAX_REJECT:.1%} of View 1 DevTrain faces"
     result["chosen_floor"] = max(ok) if ok else None
     result["view1_train_quantiles"] = {f"{q:g}": round(float(np.quantile(train_q, q)), 4) for q in (0.01, 0.02, 0.05, 0.5)}
     result["view2_quality_quantiles"] = {f"{q:g}": round(float(np.quantile(view2_imgs, q)), 4) for q in (0.01, 0.02, 0.05, 0.5)}

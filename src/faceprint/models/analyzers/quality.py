@@ -35,7 +35,7 @@ import numpy as np
 from faceprint.errors import InvalidInput
 from faceprint.models.card import ModelCard, WeightSource
 from faceprint.models.registry import register
-from faceprint.types import Box, Face
+from faceprint.types import Box, Face, Landmarks
 
 #: Feature names, in the order of the card's ``extra["weights"]``.
 FEATURES = (
@@ -97,6 +97,20 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
 TEMPLATE = "arcface_112"
 
 
+def _points5(face: Face) -> Landmarks | None:
+    """The face's five eye-centre/nose/mouth points: the pipeline's landmarks when they convert
+    (ibug68 does), else the detector's own (a dlib 5-point landmarker has no mouth points: the
+    ``fast`` preset's MTCNN still gives five), else None."""
+    for lm in (face.landmarks, face.detection.landmarks):
+        if lm is None:
+            continue
+        try:
+            return lm.to_eyes_nose_mouth5()
+        except InvalidInput:
+            continue
+    return None
+
+
 def _chip(image: np.ndarray, face: Face) -> np.ndarray:
     """The face's :data:`TEMPLATE` chip: the pipeline's when it made one on that template, else
     aligned here from the face's points, else the box cut and resized to 112×112."""
@@ -104,7 +118,7 @@ def _chip(image: np.ndarray, face: Face) -> np.ndarray:
         return np.asarray(face.aligned.chip)
     import cv2
 
-    lm = face.landmarks or face.detection.landmarks
+    lm = _points5(face)
     if lm is not None:
         from faceprint.align import align_face
 
@@ -153,26 +167,22 @@ def measure(image: np.ndarray, face: Face, embedder: Any = None) -> QualitySigna
     centre = gray[s // 4 : s - s // 4, s // 4 : s - s // 4]
     lap = cv2.Laplacian(centre, cv2.CV_32F, ksize=1)
     sharp = math.log10(1.0 + float(lap.var()))
-    lm = face.landmarks or face.detection.landmarks
+    lm = _points5(face)
     yaw = pitch = roll = 0.0
     iod = 0.4 * face.box.width
     if lm is not None:
-        try:
-            p = lm.to_eyes_nose_mouth5().points.astype(np.float64)
-        except InvalidInput:
-            p = None
-        if p is not None:
-            eyes = 0.5 * (p[0] + p[1])
-            mouth = 0.5 * (p[3] + p[4])
-            d = p[1] - p[0]
-            iod = float(np.hypot(*d))
-            if iod > 1e-6:
-                roll = math.degrees(math.atan2(d[1], d[0]))
-                ux = d / iod  # eye-line direction; measure in the face's own frame
-                uy = np.array([-ux[1], ux[0]])
-                yaw = abs(float(np.dot(p[2] - eyes, ux))) / iod
-                span = float(np.dot(mouth - eyes, uy))
-                pitch = float(np.dot(p[2] - eyes, uy)) / span if abs(span) > 1e-6 else 0.0
+        p = lm.points.astype(np.float64)
+        eyes = 0.5 * (p[0] + p[1])
+        mouth = 0.5 * (p[3] + p[4])
+        d = p[1] - p[0]
+        iod = float(np.hypot(*d))
+        if iod > 1e-6:
+            roll = math.degrees(math.atan2(d[1], d[0]))
+            ux = d / iod  # eye-line direction; measure in the face's own frame
+            uy = np.array([-ux[1], ux[0]])
+            yaw = abs(float(np.dot(p[2] - eyes, ux))) / iod
+            span = float(np.dot(mouth - eyes, uy))
+            pitch = float(np.dot(p[2] - eyes, uy)) / span if abs(span) > 1e-6 else 0.0
     g = gray / 255.0
     clipped = float(np.mean((gray <= 5) | (gray >= 250)))
     return QualitySignals(
