@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-__all__ = ["map_ordered"]
+__all__ = ["map_ordered", "map_ordered_on"]
 
 
 def map_ordered(fn: Callable[[T], R], items: Iterable[T], jobs: int) -> Iterator[R]:
@@ -24,10 +24,16 @@ def map_ordered(fn: Callable[[T], R], items: Iterable[T], jobs: int) -> Iterator
         yield from map(fn, items)
         return
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="faceprint-job") as pool:
-        pending: deque[Future[R]] = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * jobs:
-                yield pending.popleft().result()
-        while pending:
+        yield from map_ordered_on(pool, fn, items, 2 * jobs)
+
+
+def map_ordered_on(executor: Executor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:
+    """``map(fn, items)`` on ``executor`` (threads or processes), results in input order, at most
+    ``window`` items submitted and not yet yielded."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(executor.submit(fn, item))
+        if len(pending) >= window:
             yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()

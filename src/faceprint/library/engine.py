@@ -31,6 +31,15 @@ class Engine(Protocol):
     ) -> IndexReport: ...
 
 
+def pipeline_or_default(pipeline: Any) -> Any:
+    """``pipeline``, else the process-wide default pipeline (looked up when an engine indexes)."""
+    if pipeline is not None:
+        return pipeline
+    from faceprint.defaults import default_pipeline
+
+    return default_pipeline()
+
+
 def make_engine(name: str, **options: Any) -> Engine:
     """The engine called ``name`` (:data:`ENGINES`), built with ``options``. ``address`` and
     ``workers`` are the Ray engine's (``workers`` defaults to ``jobs``); ``pool`` the local one's."""

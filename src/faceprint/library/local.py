@@ -47,12 +47,9 @@ class LocalEngine:
         on_progress: Callable[[str, PhotoResult | None], None] | None = None,
         on_total: Callable[[int], None] | None = None,
     ) -> IndexReport:
+        from faceprint.library.engine import pipeline_or_default
         from faceprint.library.indexer import index
 
-        pipe = self.pipeline
-        if pipe is None:
-            from faceprint.defaults import default_pipeline
-
-            pipe = default_pipeline()
+        pipe = pipeline_or_default(self.pipeline)
         return index(roots, self.store, pipe, jobs=self.jobs, on_progress=on_progress, on_total=on_total,
                      cluster=self.cluster, threshold=self.threshold, home=self.home, pool=self.pool)

@@ -237,13 +237,10 @@ class RayEngine:
         on_progress: Callable[[str, PhotoResult | None], None] | None = None,
         on_total: Callable[[int], None] | None = None,
     ) -> IndexReport:
+        from faceprint.library.engine import pipeline_or_default
         from faceprint.library.indexer import index
 
-        pipe = self.pipeline
-        if pipe is None:
-            from faceprint.defaults import default_pipeline
-
-            pipe = default_pipeline()
+        pipe = pipeline_or_default(self.pipeline)
         session: list[RaySession] = []
 
         def runner(files: list[FoundFile]) -> Iterable[PhotoResult]:

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from faceprint.errors import InvalidInput
@@ -83,13 +82,7 @@ def _init(recipe: tuple[str, Any], library: tuple[str, str | None], parent: int 
     if parent is not None:
         _exit_with_parent(parent)
     os.environ["FACEPRINT_THREADS"] = "1"
-    kind, what = recipe
-    if kind == "config":
-        from faceprint.pipeline import Pipeline
-
-        _worker["pipeline"] = Pipeline.from_config(what)
-    else:
-        _worker["pipeline"] = what
+    _worker["pipeline"] = build_pipeline(recipe)
     from faceprint.library.backends import reopen
 
     _worker["store"] = reopen(library)  # the store's spec(): an SQLite file or a PostgreSQL URL and schema
@@ -132,9 +125,9 @@ def run_pool(
             if not auto:
                 raise
             logger.info("indexing on %d threads: this pipeline cannot be sent to worker processes", jobs)
-    if recipe is None:
-        from faceprint.parallel import map_ordered
+    from faceprint.parallel import map_ordered, map_ordered_on
 
+    if recipe is None:
         fn: Callable[[FoundFile], PhotoResult] = lambda f: process_file(f, store, pipeline)  # noqa: E731
         yield from map_ordered(fn, files, jobs)
         return
@@ -142,13 +135,7 @@ def run_pool(
 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(recipe, store.spec(), os.getpid())) as ex:
-        pending: deque[Future[PhotoResult]] = deque()
-        for f in files:
-            pending.append(ex.submit(_one, f))
-            if len(pending) >= 2 * jobs:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from map_ordered_on(ex, _one, files, 2 * jobs)
 
 
 #: What another engine's worker needs to build a pipeline again (:func:`build_pipeline`).
