@@ -70,6 +70,10 @@ class PgLibraryStore(LibraryQueries):
     """One library in a PostgreSQL schema (created when missing unless ``create=False``).
     Thread-safe (one connection per thread); a forked or spawned process opens its own."""
 
+    #: how a query reads the ``embedding`` column, and how one value of it becomes a vector
+    VEC_SQL = "embedding::text"
+    vec = staticmethod(text_vec)
+
     def __init__(self, url: str, *, schema: str = DEFAULT_SCHEMA, create: bool = True, connect_timeout: int = 10) -> None:
         from faceprint.matching.store.postgres import redact
 
@@ -248,21 +252,6 @@ class PgLibraryStore(LibraryQueries):
             c.execute(upsert_path, (r.path, photo_id, r.size, r.mtime_ns, None, None, now))
         return added
 
-    def prune(self, roots: Sequence[str], since: float) -> int:
-        """Forget paths under ``roots`` not seen since ``since`` that no longer exist, and photos
-        left without any path. Returns the paths forgotten."""
-        gone: list[str] = []
-        for root in roots:
-            prefix = root.rstrip(os.sep) + os.sep
-            rows = self.q("SELECT path FROM paths WHERE seen < ? AND (path = ? OR starts_with(path, ?))", (since, root, prefix))
-            gone += [p for (p,) in rows if not os.path.lexists(p)]
-        with self.write() as w:
-            w.executemany("DELETE FROM paths WHERE path = ?", [(p,) for p in gone])
-            w.execute("DELETE FROM photos WHERE id NOT IN (SELECT photo_id FROM paths WHERE photo_id IS NOT NULL)")
-            w.execute("DELETE FROM clusters WHERE name IS NULL AND id NOT IN "
-                      "(SELECT cluster_id FROM faces WHERE cluster_id IS NOT NULL)")
-        return len(gone)
-
     # ------------------------------------------------------------ embeddings
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
@@ -273,14 +262,3 @@ class PgLibraryStore(LibraryQueries):
             rows = self.q("SELECT id, embedding::text FROM faces WHERE id = ANY(?)", (ids[s:s + 5000],))
             out.update({int(r[0]): text_vec(r[1]) for r in rows})
         return out
-
-    def embeddings(self, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every face of ``model``: ``(ids, vectors (n, d), cluster ids (-1 = none), pinned)``."""
-        rows = self.q("SELECT id, embedding::text, cluster_id, pinned FROM faces WHERE model = ? ORDER BY id", (model,))
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, bool)
-        ids = np.array([r[0] for r in rows], np.int64)
-        vecs = np.stack([text_vec(r[1]) for r in rows])
-        clusters = np.array([-1 if r[2] is None else r[2] for r in rows], np.int64)
-        pinned = np.array([bool(r[3]) for r in rows], bool)
-        return ids, vecs, clusters, pinned

@@ -74,6 +74,10 @@ class LibraryStore(LibraryQueries):
     """One library file (created with its folder when missing). Safe to share between threads
     (one connection per thread) and processes (WAL + ``BEGIN IMMEDIATE``)."""
 
+    #: how a query reads the ``embedding`` column, and how one value of it becomes a vector
+    VEC_SQL = "embedding"
+    vec = staticmethod(blob_vec)
+
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(path)
         self.location = str(self.path)
@@ -226,22 +230,6 @@ class LibraryStore(LibraryQueries):
             )
         return added
 
-    def prune(self, roots: Sequence[str], since: float) -> int:
-        """Forget paths under ``roots`` not seen since ``since`` that no longer exist, and photos
-        left without any path (their faces go with them). Returns the paths forgotten."""
-        gone: list[str] = []
-        for root in roots:
-            prefix = root.rstrip(os.sep) + os.sep
-            rows = self.q("SELECT path FROM paths WHERE seen < ? AND (path = ? OR substr(path, 1, ?) = ?)",
-                          (since, root, len(prefix), prefix))
-            gone += [p for (p,) in rows if not os.path.lexists(p)]
-        with self.write() as w:  # also photos whose only file changed content (its path now holds another)
-            w.executemany("DELETE FROM paths WHERE path = ?", [(p,) for p in gone])
-            w.execute("DELETE FROM photos WHERE id NOT IN (SELECT photo_id FROM paths WHERE photo_id IS NOT NULL)")
-            w.execute("DELETE FROM clusters WHERE name IS NULL AND id NOT IN "
-                      "(SELECT cluster_id FROM faces WHERE cluster_id IS NOT NULL)")
-        return len(gone)
-
     # ------------------------------------------------------------ embeddings
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
@@ -253,14 +241,3 @@ class LibraryStore(LibraryQueries):
             rows = self.q(f"SELECT id, embedding FROM faces WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             out.update({int(r[0]): blob_vec(r[1]) for r in rows})
         return out
-
-    def embeddings(self, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every face of ``model``: ``(ids, vectors (n, d), cluster ids (-1 = none), pinned)``."""
-        rows = self.q("SELECT id, embedding, cluster_id, pinned FROM faces WHERE model = ? ORDER BY id", (model,))
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, bool)
-        ids = np.array([r[0] for r in rows], np.int64)
-        vecs = np.stack([blob_vec(r[1]) for r in rows])
-        clusters = np.array([-1 if r[2] is None else r[2] for r in rows], np.int64)
-        pinned = np.array([bool(r[3]) for r in rows], bool)
-        return ids, vecs, clusters, pinned

@@ -5,10 +5,13 @@ translates these SQLite-dialect statements, :mod:`faceprint.library.pg_dialect`)
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Self
+
+import numpy as np
 
 __all__ = ["COUNTED_TABLES", "LibraryQueries"]
 
@@ -17,7 +20,11 @@ COUNTED_TABLES = frozenset({"photos", "paths", "faces", "clusters"})
 
 
 class LibraryQueries:
-    """Meta, path and photo lookups, and the context-manager protocol, for a library store."""
+    """Meta, path and photo lookups, pruning, the embeddings of a model and the context-manager
+    protocol, for a library store. ``VEC_SQL`` / ``vec``: how the store reads its vector column."""
+
+    VEC_SQL = "embedding"
+    vec: Callable[[Any], np.ndarray]
 
     def q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:  # pragma: no cover - each store's
         raise NotImplementedError
@@ -60,3 +67,30 @@ class LibraryQueries:
         """Mark an unchanged path as seen by this run."""
         with self.write() as w:
             w.execute("UPDATE paths SET seen = ? WHERE path = ?", (time.time(), path))
+
+    def prune(self, roots: Sequence[str], since: float) -> int:
+        """Forget paths under ``roots`` not seen since ``since`` that no longer exist, and photos
+        left without any path (their faces go with them). Returns the paths forgotten."""
+        gone: list[str] = []
+        for root in roots:
+            prefix = root.rstrip(os.sep) + os.sep
+            rows = self.q("SELECT path FROM paths WHERE seen < ? AND (path = ? OR substr(path, 1, ?) = ?)",
+                          (since, root, len(prefix), prefix))
+            gone += [p for (p,) in rows if not os.path.lexists(p)]
+        with self.write() as w:  # also photos whose only file changed content (its path now holds another)
+            w.executemany("DELETE FROM paths WHERE path = ?", [(p,) for p in gone])
+            w.execute("DELETE FROM photos WHERE id NOT IN (SELECT photo_id FROM paths WHERE photo_id IS NOT NULL)")
+            w.execute("DELETE FROM clusters WHERE name IS NULL AND id NOT IN "
+                      "(SELECT cluster_id FROM faces WHERE cluster_id IS NOT NULL)")
+        return len(gone)
+
+    def embeddings(self, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every face of ``model``: ``(ids, vectors (n, d), cluster ids (-1 = none), pinned)``."""
+        rows = self.q(f"SELECT id, {self.VEC_SQL}, cluster_id, pinned FROM faces WHERE model = ? ORDER BY id", (model,))
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, bool)
+        ids = np.array([r[0] for r in rows], np.int64)
+        vecs = np.stack([self.vec(r[1]) for r in rows])
+        clusters = np.array([-1 if r[2] is None else r[2] for r in rows], np.int64)
+        pinned = np.array([bool(r[3]) for r in rows], bool)
+        return ids, vecs, clusters, pinned
