@@ -21,8 +21,8 @@ function showError(e) {
   show((e.code ? e.code + ": " : "") + e.message, false);
 }
 
-async function api(method, path, body) {
-  const res = await fetch(path, { method, headers: headers(), body });
+async function api(method, path, body, extraHeaders) {
+  const res = await fetch(path, { method, headers: Object.assign({}, extraHeaders || {}, headers()), body });
   let data = null;
   try { data = await res.json(); } catch (e) { data = null; }
   if (!res.ok) {

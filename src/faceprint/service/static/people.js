@@ -1,23 +1,14 @@
 // faceprint web page, People view: the people and clusters a photo library found (served with
 // `faceprint serve --library FILE`), naming, merging, splitting, and a person's photo grid.
-// Uses app.js's helpers ($, headers, show, showError, busy). Images are fetched with the API key
+// Uses app.js's helpers ($, headers, api, show, showError, busy). Images are fetched with the API key
 // and shown as blob: URLs (the page's CSP allows no other image source).
 "use strict";
 
 const people = { open: null, photosShown: 0 };
 const PHOTO_PAGE = 60;
 
-async function apiJson(method, path, obj) {
-  const res = await fetch(path, {
-    method, headers: Object.assign({ "Content-Type": "application/json" }, headers()), body: JSON.stringify(obj),
-  });
-  let data = null;
-  try { data = await res.json(); } catch (e) { data = null; }
-  if (!res.ok) {
-    const err = data && data.error ? data.error : { code: "http_" + res.status, message: res.statusText };
-    throw Object.assign(new Error(err.message), { code: err.code, status: res.status });
-  }
-  return data;
+function apiJson(method, path, obj) {
+  return api(method, path, JSON.stringify(obj), { "Content-Type": "application/json" });
 }
 
 // Load an image of the API into an <img> (with the key; shown as a blob: URL, released once the
