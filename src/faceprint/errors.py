@@ -86,6 +86,13 @@ class StorageError(GalleryError):
     code = "storage_unavailable"
 
 
+class ModelRefused(GalleryError):
+    """A model change the gallery refuses: a model it does not hold, or dropping the only model of
+    a gallery that holds faces (the user's request, not a storage fault)."""
+
+    code = "model_refused"
+
+
 class UnknownIdentity(GalleryError):
     """The gallery has no identity of that name."""
 

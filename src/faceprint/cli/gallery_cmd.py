@@ -405,12 +405,15 @@ def _reembed(args: argparse.Namespace) -> int:
         return 0
     pipe = pipeline_from_args(args)
     with _gallery(args, with_pipeline=False) as g:
+        had = str(pipe.model_tag) in g.models
         if args.add_model:
             report = g.add_model(pipe, roots=args.roots)
         else:
             report = g.reembed(pipe, roots=args.roots, drop_missing=args.drop_missing)
     if args.json:
         print_json(report.to_dict())
+    elif args.add_model and had and not report.n_reembedded and not report.missing:
+        print(f"the gallery already holds {report.model_to}: every face has it, nothing to add")
     elif args.add_model:
         print(f"added {report.model_to}: {report.n_reembedded} faces embedded; "
               f"{report.n_missing} kept without it (photo gone; they keep {report.model_from})")

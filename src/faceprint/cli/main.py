@@ -13,7 +13,7 @@ import importlib
 import logging
 import sys
 
-from faceprint.errors import FaceprintError, InvalidImage, InvalidInput, NoFaceFound, UnknownIdentity
+from faceprint.errors import FaceprintError, InvalidImage, InvalidInput, ModelRefused, NoFaceFound, UnknownIdentity
 from faceprint.logsafe import SafeFormatter
 
 #: Subcommand modules, in help order.
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return int(args.func(args) or 0)
-    except (InvalidImage, InvalidInput, UnknownIdentity) as e:  # the user's input: a typo is not an internal error
+    except (InvalidImage, InvalidInput, ModelRefused, UnknownIdentity) as e:  # the user's input: a typo is not an internal error
         print(f"faceprint: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NoFaceFound as e:

@@ -145,6 +145,21 @@ def test_gallery_reembed_adds_and_drops_a_model(fake_pipeline, people: Path, tmp
     assert code == 0 and json.loads(out)["results"][0]["faces"][0]["identity"] == "bob"
     code, out, _ = run(capsys, "gallery", "reembed", "--drop-model", "other@1", "--home", home, "--json")
     assert code == 0 and json.loads(out) == {"dropped_model": "other@1", "embeddings_removed": 5, "models": ["fake@1"]}
+    code, out, _ = run(capsys, "gallery", "reembed", "--add-model", "--home", home)  # added again, photo still gone
+    assert code == 0 and "5 faces embedded; 1 kept without it" in out
+    (people / "ada" / "1.png").write_bytes(b"")  # still unreadable: re-running adds nothing, says so
+    code, out, _ = run(capsys, "gallery", "reembed", "--add-model", "--home", home)
+    assert code == 0 and "1 kept without it" in out
+    save_png(people / "ada" / "1.png", 1, 1)  # the photo is back: the face lacking the model gets it
+    code, out, _ = run(capsys, "gallery", "reembed", "--add-model", "--home", home, "--roots", str(people))
+    assert code == 0 and "1 faces embedded; 0 kept without it" in out
+    code, out, _ = run(capsys, "gallery", "reembed", "--add-model", "--home", home)
+    assert code == 0 and "already holds other@1: every face has it" in out
+    code, _, err = run(capsys, "gallery", "reembed", "--drop-model", "nope@1", "--home", home)
+    assert code == 2 and "holds no model nope@1" in err  # the user's typo: exit 2, nothing changed
+    assert run(capsys, "gallery", "reembed", "--drop-model", "other@1", "--home", home)[0] == 0
+    code, _, err = run(capsys, "gallery", "reembed", "--drop-model", "fake@1", "--home", home)
+    assert code == 2 and "only model" in err
     with pytest.raises(SystemExit) as e:
         main(["gallery", "reembed", "--add-model", "--drop-model", "x@1", "--home", home])
     assert e.value.code == 2 and "not allowed with" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from faceprint.errors import GalleryError, InvalidInput, UnknownIdentity
+from faceprint.errors import GalleryError, InvalidInput, ModelRefused, UnknownIdentity
 from faceprint.matching.store.base import AddResult, IdentityRecord, NewFace
 from faceprint.types import Embedding
 
@@ -138,9 +138,9 @@ class SqlStoreMixin:
             have = self._models_in(c)
             if tag not in have:
                 held = ", ".join(sorted(have)) or "none"
-                raise GalleryError(f"the gallery {self.location} holds no model {tag} (it holds {held})")
+                raise ModelRefused(f"the gallery {self.location} holds no model {tag} (it holds {held})")
             if len(have) == 1 and self._has_faces(c):
-                raise GalleryError(
+                raise ModelRefused(
                     f"{tag} is the only model of the gallery {self.location}: dropping it would leave its faces "
                     "without any embedding (add another model first, or delete the people)"
                 )
