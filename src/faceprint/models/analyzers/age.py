@@ -23,6 +23,7 @@ import numpy as np
 
 from faceprint.models.analyzers.human_base import HumanAnalyzerBase, round_box
 from faceprint.models.analyzers.human_models import HUMAN_FILES, HUMAN_NPM
+from faceprint.models.analyzers.human_provenance import FACERES, GEAR, SSRNET_AGE
 from faceprint.models.card import ModelCard, WeightSource
 from faceprint.models.registry import register
 from faceprint.types import Box
@@ -56,16 +57,13 @@ FACERES_CARD = ModelCard(
     task="analyzer",
     version="1",
     source=_source("faceres"),
-    license="Licence of HSE-asavchenko/HSE_FaceRec_tf (not verified here)." + _LICENCE_NOTE,
+    license=FACERES.licence + "." + _LICENCE_NOTE,
     input_size=(224, 224),
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
     color_order="RGB",
-    notes="HSE FaceRes (HSE-asavchenko/HSE_FaceRec_tf, credited in human's model list), age head of 100 bins. "
-    "Input: "
-    + _CROP
-    + "resized bilinearly to 224x224, x255. Training data: not stated by human; not verified here. "
-    + _UNMEASURED,
+    notes="HSE FaceRes (Savchenko; HSE-asavchenko/HSE_FaceRec_tf), age head of 100 bins. "
+    "Input: " + _CROP + "resized bilinearly to 224x224, x255. " + FACERES.notes() + " " + _UNMEASURED,
     extra={
         "analysis_task": "age",
         "human_models": ("faceres",),
@@ -82,14 +80,17 @@ SSRNET_CARD = ModelCard(
     task="analyzer",
     version="1",
     source=_source("age"),
-    license="Licence of shamangary/SSR-Net (not verified here)." + _LICENCE_NOTE,
+    license=SSRNET_AGE.licence + "." + _LICENCE_NOTE,
     input_size=(64, 64),
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
     color_order="RGB",
-    notes="SSR-Net (Yang et al., IJCAI 2018; shamangary/SSR-Net), the IMDB-trained age model (human's model list: "
-    "'SSR-Net Age (IMDB)'). Input: " + _CROP + "resized bilinearly to 64x64, x255. IMDB-WIKI is a research dataset "
-    "of celebrity photos with ages inferred from dates. " + _UNMEASURED,
+    notes="SSR-Net (Yang et al., IJCAI 2018; shamangary/SSR-Net), the IMDB-trained age model. Input: "
+    + _CROP
+    + "resized bilinearly to 64x64, x255. "
+    + SSRNET_AGE.notes()
+    + " "
+    + _UNMEASURED,
     extra={"analysis_task": "age", "human_models": ("age",), "decode": "ssrnet"},
 )
 
@@ -98,13 +99,16 @@ GEAR_CARD = ModelCard(
     task="analyzer",
     version="1",
     source=_source("gear"),
-    license="Licence of Udolf15/GEAR-Predictor (not verified here)." + _LICENCE_NOTE,
+    license=GEAR.licence + "." + _LICENCE_NOTE,
     input_size=(198, 198),
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
     color_order="RGB",
     notes="GEAR predictor (Udolf15/GEAR-Predictor), 7 age groups. Input: " + _CROP + "its region [top 0, left 0.10, "
-    "bottom 0.90, right 0.90] cut bilinearly to 198x198, RGB in [0, 1]. Its race head is never reported. " + _UNMEASURED,
+    "bottom 0.90, right 0.90] cut bilinearly to 198x198, RGB in [0, 1]. Its race head is never reported. "
+    + GEAR.notes()
+    + " "
+    + _UNMEASURED,
     extra={"analysis_task": "age", "human_models": ("gear",), "decode": "gear"},
 )
 

