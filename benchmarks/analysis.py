@@ -16,6 +16,8 @@ Liveness: every LFW photo is a bona fide presentation (a camera photo of a live 
 figure measured is the bona fide pass rate (1 − BPCER) at the card's threshold; without attack data
 the attack-rejection rate is not measured.
 
+Age: only the median estimate is recorded here; age accuracy on labelled faces is ``benchmarks/age.py``.
+
     python benchmarks/analysis.py --gender-labels DIR [--per-class 300] [--threads 2]
 
 Prints the figures and writes benchmarks/results/analysis.json.
