@@ -44,7 +44,7 @@ def test_licences_read_from_upstream() -> None:
 
 def test_measured_wording_kept() -> None:
     for card in (age.FACERES_CARD, age.SSRNET_CARD, age.GEAR_CARD):
-        assert age._UNMEASURED in card.notes
+        assert age._MEASURED in card.notes and "lfw_age" in card.extra
     for card in (gender.FACERES_CARD, gender.OARRIAGA_CARD, gender.GEAR_CARD):
         assert gender._MEASURED in card.notes
     assert "not measured" in race.CARD.notes
