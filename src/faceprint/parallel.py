@@ -17,14 +17,14 @@ R = TypeVar("R")
 __all__ = ["map_ordered", "map_ordered_on"]
 
 
-def map_ordered(fn: Callable[[T], R], items: Iterable[T], jobs: int) -> Iterator[R]:
-    """``map(fn, items)`` on ``jobs`` threads, results in input order; at most ``2 * jobs``
-    items are in flight (decoded images stay bounded). ``jobs == 1`` runs in this thread."""
+def map_ordered(fn: Callable[[T], R], items: Iterable[T], jobs: int, window: int | None = None) -> Iterator[R]:
+    """``map(fn, items)`` on ``jobs`` threads, results in input order; at most ``window`` (default
+    ``2 * jobs``: decoded images stay bounded) items are in flight. ``jobs == 1`` runs in this thread."""
     if jobs <= 1:
         yield from map(fn, items)
         return
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="faceprint-job") as pool:
-        yield from map_ordered_on(pool, fn, items, 2 * jobs)
+        yield from map_ordered_on(pool, fn, items, window or 2 * jobs)
 
 
 def map_ordered_on(executor: Executor, fn: Callable[[T], R], items: Iterable[T], window: int) -> Iterator[R]:

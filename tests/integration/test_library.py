@@ -70,12 +70,14 @@ def faces_by_sha(path: Path) -> dict[str, list[tuple[int, np.ndarray]]]:
 
 
 @pytest.mark.slow
-def test_kill_9_mid_run_then_resume_leaves_no_duplicate_and_no_gap(lfw_root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("pool", ["threads", "processes"])
+def test_kill_9_mid_run_then_resume_leaves_no_duplicate_and_no_gap(lfw_root: Path, tmp_path: Path, pool: str) -> None:
     coll = lfw_subset(lfw_root, tmp_path / "photos")
     n_files = sum(1 for _ in coll.glob("*/*.jpg"))
     lib = tmp_path / "killed.sqlite"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    cmd = [sys.executable, "-m", "faceprint.cli.main", "index", str(coll), "--library", str(lib), "--no-progress", "--jobs", "2"]
+    cmd = [sys.executable, "-m", "faceprint.cli.main", "index", str(coll), "--library", str(lib), "--no-progress", "--jobs", "2",
+           "--pool", pool]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     committed = 0
     deadline = time.monotonic() + 240

@@ -108,15 +108,23 @@ def test_auto_pool_chooses_processes_when_memory_allows(monkeypatch: pytest.Monk
     assert workers.choose_pool("auto", 2) == "processes"
     assert workers.choose_pool("auto", 1) == "threads"
     assert workers.choose_pool("threads", 8) == "threads"
+    assert workers.choose_pool("auto", 2, workers.AUTO_MIN_PHOTOS) == "processes"
+    assert workers.choose_pool("auto", 2, workers.AUTO_MIN_PHOTOS - 1) == "threads"  # too few to start workers for
+    assert workers.choose_pool("processes", 2, 1) == "processes"
     monkeypatch.setattr(workers, "available_mb", lambda: 2 * workers.WORKER_MB - 1.0)
     assert workers.choose_pool("auto", 2) == "threads"
     assert workers.choose_pool("processes", 2) == "processes"  # asked for: kept
 
 
-def test_auto_pool_falls_back_to_threads_for_a_pipeline_it_cannot_send(tmp_path: Path, fr_examples: Path) -> None:
+def test_auto_pool_falls_back_to_threads_for_a_pipeline_it_cannot_send(tmp_path: Path, fr_examples: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
     from faceprint import library
+    from faceprint.library import workers
+
+    monkeypatch.setattr(workers, "AUTO_MIN_PHOTOS", 0)  # one photo: auto would pick threads before looking
+    monkeypatch.setattr(workers, "available_mb", lambda: 64_000.0)
 
     class Local:  # a local class with a lock: neither a config nor picklable
         config = None

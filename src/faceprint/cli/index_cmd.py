@@ -40,9 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="cosine similarity linking two faces (default: the model's calibrated clustering "
                    "threshold for the library's size)")
-    p.add_argument("--pool", choices=["threads", "processes", "auto"], default="threads",
-                   help="local engine: threads sharing one pipeline (default), worker processes with one pipeline "
-                   "each (~0.5 GB each), or auto: processes when --jobs > 1 and memory allows (docs/library.md)")
+    p.add_argument("--pool", choices=["threads", "processes", "auto"], default="auto",
+                   help="local engine: threads sharing one pipeline, worker processes with one pipeline each "
+                   "(~0.65 GB each), or auto (default): processes when --jobs > 1, there are at least 64 photos to "
+                   "process and memory allows, else threads (docs/library.md)")
     add_library_args(p)
     add_jobs_arg(p)
     add_pipeline_args(p)

@@ -32,7 +32,7 @@ def index(
     jobs: int | None = None,
     threshold: float | None = None,
     engine: str = "local",
-    pool: str = "threads",
+    pool: str = "auto",
     address: str | None = None,
     workers: int | None = None,
     on_progress: Callable[[str, PhotoResult | None], None] | None = None,

@@ -28,6 +28,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,17 @@ logger = logging.getLogger(__name__)
 REFRESH_GROWTH = 1.25
 MAX_ITER = 30
 _BLOCK = 2048
+#: Steps computed outside the write lock before one runs wholly inside it (see ``IncrementalClusterer.step``).
+OPTIMISTIC_TRIES = 3
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    rows: list[tuple[Any, ...]]
+    ids: np.ndarray
+    labels: np.ndarray
+    pinned: np.ndarray
+    full: bool
 
 
 def _neighbours(X: np.ndarray, rows: np.ndarray, threshold: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -169,6 +181,11 @@ def _keep_ids(old: np.ndarray, new: np.ndarray) -> np.ndarray:
     return out
 
 
+def _fetch(execute: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    res = execute(sql, params)
+    return [tuple(r) for r in (res.fetchall() if hasattr(res, "fetchall") else res)]
+
+
 class IncrementalClusterer:
     """Keeps the library's labelling up to date as faces are committed (see the module docstring).
 
@@ -205,36 +222,73 @@ class IncrementalClusterer:
         return self._X
 
     def step(self, *, full: bool = False) -> int:
-        """One clustering step; returns the number of faces whose cluster changed."""
+        """One clustering step; returns the number of faces whose cluster changed.
+
+        The labels are computed from a snapshot read outside any write transaction (a full step
+        over 10,000 faces takes seconds; holding the write lock that long would stall the photos
+        being committed meanwhile), then written in one transaction that first checks that none of
+        the snapshot's faces changed cluster, pin or existence meanwhile. When one did (a ``name``,
+        ``merge``, ``split`` or delete by another process), the step is computed again; after
+        :data:`OPTIMISTIC_TRIES` such races it runs wholly inside the write transaction."""
         t0 = time.perf_counter()
-        with self.store.write() as w:
-            rows = w.execute(
-                "SELECT id, cluster_id, pinned FROM faces WHERE model = ? ORDER BY id", (self.model,)
-            ).fetchall()
-            if not rows:
+        for _ in range(OPTIMISTIC_TRIES):
+            snap = self._snapshot(self.store.q, full)
+            if snap is None:
                 return 0
-            ids = np.array([r[0] for r in rows], np.int64)
-            labels = np.array([-1 if r[1] is None else r[1] for r in rows], np.int64)
-            pinned = np.array([bool(r[2]) for r in rows], bool)
-            n = ids.size
-            row = w.execute("SELECT value FROM library_meta WHERE key = 'refresh_n'").fetchone()
-            last = int(row[0]) if row else 0
-            if n >= REFRESH_GROWTH * max(last, 1) and n > last:
-                full = True
-            if not full and not (labels < 0).any():
-                return 0
-            thr, src = self.threshold(n)
-            self.last_threshold, self.last_source = thr, src
-            X = self._vectors(ids)
-            new = np.arange(n) if full else np.nonzero(labels < 0)[0]
-            out = update_labels(X, labels, pinned, thr, new=new)
-            changed = self._write_labels(w, ids, labels, out)
-            if full:
-                w.execute("INSERT OR REPLACE INTO library_meta(key, value) VALUES ('refresh_n', ?)", (str(n),))
-            w.execute("DELETE FROM clusters WHERE name IS NULL AND id NOT IN "
-                      "(SELECT cluster_id FROM faces WHERE cluster_id IS NOT NULL)")
+            out, full_step, thr = self._compute(snap)
+            with self.store.write() as w:
+                if self._snapshot(w.execute, full_step, rows_only=True, upto=int(snap.ids[-1])) != snap.rows:
+                    logger.info("clustering step: faces changed meanwhile; computing it again")
+                    continue
+                changed = self._apply(w, snap, out, full_step)
+            break
+        else:
+            with self.store.write() as w:
+                snap = self._snapshot(w.execute, full)
+                if snap is None:
+                    return 0
+                out, full_step, thr = self._compute(snap)
+                changed = self._apply(w, snap, out, full_step)
         logger.info("clustering step (%s): %d faces, threshold %.4f, %d changed in %.2f s",
-                    "full" if full else "incremental", n, thr, changed, time.perf_counter() - t0)
+                    "full" if full_step else "incremental", snap.ids.size, thr, changed, time.perf_counter() - t0)
+        return changed
+
+    def _snapshot(self, execute: Any, full: bool, *, rows_only: bool = False, upto: int | None = None) -> Any:
+        """The faces' (id, cluster, pinned) rows and whether this step is a full one, read with
+        ``execute`` (the store's reader ``q``, or a write transaction's ``execute``); None when
+        there is nothing to do. ``rows_only``: just the rows with ids ``<= upto``, to compare
+        with an earlier snapshot."""
+        if rows_only:
+            return _fetch(execute, "SELECT id, cluster_id, pinned FROM faces WHERE model = ? AND id <= ? ORDER BY id",
+                          (self.model, upto))
+        rows = _fetch(execute, "SELECT id, cluster_id, pinned FROM faces WHERE model = ? ORDER BY id", (self.model,))
+        if not rows:
+            return None
+        ids = np.array([r[0] for r in rows], np.int64)
+        labels = np.array([-1 if r[1] is None else r[1] for r in rows], np.int64)
+        pinned = np.array([bool(r[2]) for r in rows], bool)
+        meta = _fetch(execute, "SELECT value FROM library_meta WHERE key = 'refresh_n'", ())
+        last = int(meta[0][0]) if meta else 0
+        if ids.size >= REFRESH_GROWTH * max(last, 1) and ids.size > last:
+            full = True
+        if not full and not (labels < 0).any():
+            return None
+        return _Snapshot(rows, ids, labels, pinned, full)
+
+    def _compute(self, snap: Any) -> tuple[np.ndarray, bool, float]:
+        n = snap.ids.size
+        thr, src = self.threshold(n)
+        self.last_threshold, self.last_source = thr, src
+        X = self._vectors(snap.ids)
+        new = np.arange(n) if snap.full else np.nonzero(snap.labels < 0)[0]
+        return update_labels(X, snap.labels, snap.pinned, thr, new=new), bool(snap.full), thr
+
+    def _apply(self, w: Any, snap: Any, out: np.ndarray, full: bool) -> int:
+        changed = self._write_labels(w, snap.ids, snap.labels, out)
+        if full:
+            w.execute("INSERT OR REPLACE INTO library_meta(key, value) VALUES ('refresh_n', ?)", (str(snap.ids.size),))
+        w.execute("DELETE FROM clusters WHERE name IS NULL AND id NOT IN "
+                  "(SELECT cluster_id FROM faces WHERE cluster_id IS NOT NULL)")
         return changed
 
     @staticmethod

@@ -5,7 +5,8 @@
   the library (a moved, renamed or copied photo) only gets a path row — it is not decoded again
   and its faces, names and clusters stay as they are.
 * **Crash safety**: each photo (path row, photo row, every face) is one transaction, committed as
-  soon as its result arrives; clustering steps are transactions of their own, and faces not yet
+  soon as its result arrives; clustering steps (on a thread of their own:
+  :mod:`faceprint.library.cluster_thread`) are transactions of their own, and faces not yet
   clustered are picked up by the next step. A run killed at any point (``kill -9``) resumes on the
   next run where it stopped, with no duplicate and no gap.
 * **Bad files** (corrupt, truncated, not an image, too large, unreadable) are logged, recorded
@@ -18,6 +19,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from faceprint.errors import FaceprintError, InvalidInput, ModelUnavailable
+from faceprint.library.cluster_thread import ClusterThread
 from faceprint.library.clustering import IncrementalClusterer
 from faceprint.library.quality import blur_score, face_size, thumbnail
 from faceprint.library.records import FaceData, FileError, IndexReport, PhotoResult
@@ -33,10 +36,6 @@ from faceprint.library.store import LibraryStore
 from faceprint.library.walk import FoundFile, walk
 
 logger = logging.getLogger(__name__)
-
-#: Photos committed between two incremental clustering steps, and the most seconds between two.
-CLUSTER_EVERY_PHOTOS = 64
-CLUSTER_EVERY_S = 10.0
 
 ProgressFn = Callable[[str, PhotoResult | None], None]
 
@@ -118,14 +117,15 @@ def index(
     cluster: bool = True,
     threshold: float | None = None,
     home: Any = None,
-    pool: str = "threads",
+    pool: str = "auto",
     runner: Callable[[list[FoundFile]], Iterable[PhotoResult]] | None = None,
 ) -> IndexReport:
     """Index every photo under ``roots`` into ``store`` (see the module docstring).
 
     ``on_total(n)`` is called once the walk has found ``n`` files; ``on_progress(path, result)``
     after each file (``result`` None when skipped unchanged). ``threshold`` overrides the
-    calibrated clustering threshold. ``pool``: ``"threads"`` or ``"processes"`` (:mod:`faceprint.library.workers`).
+    calibrated clustering threshold. ``pool``: ``"auto"`` (default), ``"threads"`` or ``"processes"``
+    (:mod:`faceprint.library.workers`).
     ``runner(files)``, when given, processes the files instead (another engine: results in any
     order, one per file; :mod:`faceprint.library.ray_engine`).
     """
@@ -155,20 +155,18 @@ def index(
     counts = {"indexed": 0, "known": 0, "error": 0}
     n_faces = 0
     clusterer = IncrementalClusterer(store, model, home=home, threshold=threshold) if cluster else None
-    since, last_step = 0, time.monotonic()
     results = runner(todo) if runner is not None else run_pool(pool, jobs, todo, pipeline, store)
-    for r in results:
-        n_faces += len(store.commit_photo(r))
-        counts[r.status] += 1
-        if r.status == "error":
-            logger.warning("skipped %s: %s", r.path, r.error)
-            errors.append(FileError(r.path, r.error_code or "error", r.error or ""))
-        if on_progress is not None:
-            on_progress(r.path, r)
-        since += 1
-        if clusterer is not None and (since >= CLUSTER_EVERY_PHOTOS or time.monotonic() - last_step > CLUSTER_EVERY_S):
-            clusterer.step()
-            since, last_step = 0, time.monotonic()
+    with ClusterThread(clusterer) if clusterer is not None else contextlib.nullcontext() as steps:
+        for r in results:
+            n_faces += len(store.commit_photo(r))
+            counts[r.status] += 1
+            if r.status == "error":
+                logger.warning("skipped %s: %s", r.path, r.error)
+                errors.append(FileError(r.path, r.error_code or "error", r.error or ""))
+            if on_progress is not None:
+                on_progress(r.path, r)
+            if steps is not None:
+                steps.committed()
     removed = store.prune([str(p) for p in _abs(roots)], started) if not unreadable else 0
     if clusterer is not None:
         clusterer.step(full=True)

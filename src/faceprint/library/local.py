@@ -18,7 +18,8 @@ class LocalEngine:
         threshold: clustering threshold (default: the model's calibrated one for the library's size).
         home: data directory for calibration files.
         cluster: cluster faces as they arrive (default True).
-        pool: ``"threads"`` or ``"processes"`` (:mod:`faceprint.library.workers`).
+        pool: ``"auto"`` (default: processes for 64 photos or more when memory allows), ``"threads"`` or
+            ``"processes"`` (:mod:`faceprint.library.workers`).
     """
 
     def __init__(
@@ -30,7 +31,7 @@ class LocalEngine:
         threshold: float | None = None,
         home: Any = None,
         cluster: bool = True,
-        pool: str = "threads",
+        pool: str = "auto",
     ) -> None:
         self.store = store
         self.pipeline = pipeline

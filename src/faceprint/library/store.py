@@ -28,7 +28,7 @@ import numpy as np
 from faceprint.errors import GalleryError, StorageError
 from faceprint.fsperm import create_private_file, make_private, private_dir
 from faceprint.library.records import PhotoResult
-from faceprint.library.schema import MIGRATIONS, SCHEMA_VERSION
+from faceprint.library.schema import INDEXES, MIGRATIONS, SCHEMA_VERSION
 from faceprint.library.store_queries import LibraryQueries
 
 logger = logging.getLogger(__name__)
@@ -171,6 +171,7 @@ class LibraryStore(LibraryQueries):
                     f"the library {self.location} has schema {version}, newer than this faceprint ({SCHEMA_VERSION})"
                 )
             if version == SCHEMA_VERSION:
+                self._ensure_indexes(c)
                 return
             c.execute("PRAGMA journal_mode = WAL")
         except sqlite3.Error as e:
@@ -182,6 +183,22 @@ class LibraryStore(LibraryQueries):
                     w.execute(stmt)
             w.execute("DELETE FROM schema_version")
             w.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
+            for _, stmt in INDEXES:
+                w.execute(stmt)
+
+    def _ensure_indexes(self, c: sqlite3.Connection) -> None:
+        """Create the speed-only :data:`~faceprint.library.schema.INDEXES` a library lacks (one made
+        by an earlier version). A read-only file keeps working without them."""
+        have = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        missing = [stmt for name, stmt in INDEXES if name not in have]
+        if not missing:
+            return
+        try:
+            with self.write() as w:
+                for stmt in missing:
+                    w.execute(stmt)
+        except StorageError as e:
+            logger.info("library %s: speed-only indexes not created (%s)", self.location, e)
 
     # ------------------------------------------------------------------ meta
 

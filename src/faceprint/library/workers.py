@@ -3,19 +3,23 @@
 * ``threads``: ``jobs`` threads call the shared pipeline (onnxruntime releases the GIL while a
   network runs, but the Python parts of detection — MTCNN's pyramid and box merging, decoding
   glue — hold it, so threads scale less than cores).
-* ``auto`` (:func:`choose_pool`): processes when ``jobs > 1`` and memory allows, else threads.
+* ``auto`` (:func:`choose_pool`; the default): processes when ``jobs > 1``, the run has at least
+  :data:`AUTO_MIN_PHOTOS` photos to process and memory allows, else threads.
 * ``processes``: ``jobs`` worker processes (``spawn``: no model state is forked), each building
   its own pipeline from the parent's :class:`~faceprint.pipeline.PipelineConfig` (or a pickled
   copy of a pipeline without one) with one onnxruntime thread, and opening the library read-only
-  to skip known content. Results come back in order, at most ``2 × jobs`` in flight. Each worker
-  holds its own models (a few hundred MB each).
+  to skip known content. Photos travel :data:`CHUNK` to a task; results come back in order, at most
+  ``WINDOW_PER_JOB × jobs`` photos in flight. Each worker holds its own models (~650 MB RSS each).
+
+Measured on the full LFW library (9,056 photos, 2 cores, ``benchmarks/index_library.py``): processes
+0.951 × the single-image rate × cores, threads 0.887 (``benchmarks/results/index_library_full.json``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -26,10 +30,21 @@ from faceprint.library.walk import FoundFile
 logger = logging.getLogger(__name__)
 
 POOLS = ("threads", "processes")
+#: Photos in flight per job (submitted, result not yet committed). Results come back in input order,
+#: so one slow photo holds back the ones after it; a deep window keeps the workers busy meanwhile
+#: (a result is small: embeddings and thumbnails). Chosen by measurement: benchmarks/index_library.py.
+WINDOW_PER_JOB = int(os.environ.get("FACEPRINT_INDEX_WINDOW", "8"))
+#: Photos per task sent to a worker process: each task costs the committing process a round trip
+#: through the executor's queues and threads (about 2 ms of its CPU per photo with one photo a task,
+#: measured on LFW), so photos travel a few at a time.
+CHUNK = int(os.environ.get("FACEPRINT_INDEX_CHUNK", "8"))
 #: ``pool`` may also be ``"auto"`` (:func:`choose_pool`).
-#: Memory one worker process needs (its own models and buffers; ~440 MB peak RSS measured on LFW with
-#: the default pipeline, benchmarks/results/index_library_pools*.json), with a margin.
-WORKER_MB = 600
+#: Memory one worker process needs (its own models and buffers; 643 MB peak RSS measured indexing the
+#: full LFW library with the default pipeline, benchmarks/results/index_library_full.json), with a margin.
+WORKER_MB = 750
+#: ``auto`` uses threads below this many photos to process: two workers take 1-2 s to start and
+#: load their models, about what two threads need for this many LFW-sized photos.
+AUTO_MIN_PHOTOS = 64
 
 
 def available_mb() -> float | None:
@@ -44,12 +59,16 @@ def available_mb() -> float | None:
     return None
 
 
-def choose_pool(pool: str, jobs: int) -> str:
-    """``"auto"``: worker processes when ``jobs > 1`` and the memory available holds ``jobs``
-    workers (:data:`WORKER_MB` each), else threads; any other value is returned as it is."""
+def choose_pool(pool: str, jobs: int, photos: int | None = None) -> str:
+    """``"auto"``: worker processes when ``jobs > 1``, ``photos`` (the number to process, when
+    known) is at least :data:`AUTO_MIN_PHOTOS` and the memory available holds ``jobs`` workers
+    (:data:`WORKER_MB` each), else threads; any other value is returned as it is."""
     if pool != "auto":
         return pool
     if jobs <= 1:
+        return "threads"
+    if photos is not None and photos < AUTO_MIN_PHOTOS:
+        logger.debug("indexing %d photos on %d threads: too few to start worker processes for", photos, jobs)
         return "threads"
     free = available_mb()
     if free is not None and free < jobs * WORKER_MB:
@@ -94,6 +113,21 @@ def _one(found: FoundFile) -> PhotoResult:
     return process_file(found, _worker["store"], _worker["pipeline"])
 
 
+def _chunk(files: list[FoundFile]) -> list[PhotoResult]:
+    return [_one(f) for f in files]
+
+
+def _chunks(files: Iterable[FoundFile], size: int) -> Iterator[list[FoundFile]]:
+    chunk: list[FoundFile] = []
+    for f in files:
+        chunk.append(f)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _recipe(pipeline: Any) -> tuple[str, Any]:
     cfg = getattr(pipeline, "config", None)
     if cfg is not None:
@@ -114,7 +148,7 @@ def run_pool(
     from faceprint.library.indexer import process_file
 
     auto = pool == "auto"
-    pool = choose_pool(pool, jobs)
+    pool = choose_pool(pool, jobs, len(files) if isinstance(files, Sized) else None)
     if pool not in POOLS:
         raise InvalidInput(f"pool must be one of auto, {', '.join(POOLS)}, got {pool!r}")
     recipe = None
@@ -129,13 +163,14 @@ def run_pool(
 
     if recipe is None:
         fn: Callable[[FoundFile], PhotoResult] = lambda f: process_file(f, store, pipeline)  # noqa: E731
-        yield from map_ordered(fn, files, jobs)
+        yield from map_ordered(fn, files, jobs, WINDOW_PER_JOB * jobs)
         return
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(recipe, store.spec(), os.getpid())) as ex:
-        yield from map_ordered_on(ex, _one, files, 2 * jobs)
+        for results in map_ordered_on(ex, _chunk, _chunks(files, CHUNK), max(2 * jobs, WINDOW_PER_JOB * jobs // CHUNK)):
+            yield from results
 
 
 #: What another engine's worker needs to build a pipeline again (:func:`build_pipeline`).
