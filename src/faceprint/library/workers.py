@@ -39,9 +39,9 @@ WINDOW_PER_JOB = int(os.environ.get("FACEPRINT_INDEX_WINDOW", "8"))
 #: measured on LFW), so photos travel a few at a time.
 CHUNK = int(os.environ.get("FACEPRINT_INDEX_CHUNK", "8"))
 #: ``pool`` may also be ``"auto"`` (:func:`choose_pool`).
-#: Memory one worker process needs (its own models and buffers; 643 MB peak RSS measured indexing the
+#: Memory one worker process needs (its own models and buffers; 643-722 MB peak RSS measured indexing the
 #: full LFW library with the default pipeline, benchmarks/results/index_library_full.json), with a margin.
-WORKER_MB = 750
+WORKER_MB = 800
 #: ``auto`` uses threads below this many photos to process: two workers take 1-2 s to start and
 #: load their models, about what two threads need for this many LFW-sized photos.
 AUTO_MIN_PHOTOS = 64
