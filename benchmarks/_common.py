@@ -8,16 +8,29 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACEPRINT_SHARED_DATA", REPO.parent / "shared" / "data"))
 RESULTS = REPO / "benchmarks" / "results"
 
 
-def lfw_images(n: int | None = None, stride: int = 1) -> list[Path]:
+def lfw_root() -> Path:
+    """``../shared/data/lfw/images``, or exit saying it is needed."""
     root = SHARED / "lfw" / "images"
     if not root.is_dir():
         sys.exit(f"benchmark needs {root} (../shared/data beside the repo)")
+    return root
+
+
+def add_analyzer_args(ap: Any, analyzers: tuple[str, ...]) -> None:
+    """``--threads`` and ``--analyzers`` of the analysis benchmarks."""
+    ap.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: $FACEPRINT_THREADS or all cores)")
+    ap.add_argument("--analyzers", default=",".join(analyzers))
+
+
+def lfw_images(n: int | None = None, stride: int = 1) -> list[Path]:
+    root = lfw_root()
     paths = sorted(root.glob("*/*.jpg"))[::stride]
     return paths[:n] if n else paths
 

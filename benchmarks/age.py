@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED, write_result  # noqa: E402
+from _common import add_analyzer_args, lfw_root, write_result  # noqa: E402
 
 BIRTH_YEARS = Path(__file__).resolve().parent / "lfw_birth_years.csv"
 PHOTO_YEAR = 2003.0  # the middle of 2002-2003; with the birthday at mid-year the label is 2002.5 - birth year
@@ -157,12 +157,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fairface", type=Path, default=None, help="folder with ground_truth.json and fairface_NNNN.jpg")
     ap.add_argument("--per-person", type=int, default=10)
-    ap.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: $FACEPRINT_THREADS or all cores)")
-    ap.add_argument("--analyzers", default=",".join(ANALYZERS))
+    add_analyzer_args(ap, ANALYZERS)
     args = ap.parse_args()
-    root = SHARED / "lfw" / "images"
-    if not root.is_dir():
-        sys.exit(f"benchmark needs {root} (../shared/data beside the repo)")
+    root = lfw_root()
 
     from faceprint.io.decode import load_image
     from faceprint.models import registry

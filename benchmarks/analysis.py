@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED, write_result  # noqa: E402
+from _common import add_analyzer_args, lfw_root, write_result  # noqa: E402
 
 LABEL_FILES = {
     "female": ("female_names.txt", "eab558117a1c03e614f6dc6853628d1abdc16265a571b60ad031324167f4e262"),
@@ -75,12 +75,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gender-labels", type=Path, required=True, help="folder with male_names.txt, female_names.txt")
     ap.add_argument("--per-class", type=int, default=300)
-    ap.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
-    ap.add_argument("--analyzers", default=",".join(ANALYZERS))
+    add_analyzer_args(ap, ANALYZERS)
     args = ap.parse_args()
-    root = SHARED / "lfw" / "images"
-    if not root.is_dir():
-        sys.exit(f"benchmark needs {root} (../shared/data beside the repo)")
+    root = lfw_root()
 
     from faceprint.io.decode import load_image
     from faceprint.models import registry

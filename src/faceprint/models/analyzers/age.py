@@ -82,83 +82,65 @@ class AgePrediction:
         return {"years": round(self.age, digits), "box": round_box(self.box)}
 
 
-FACERES_CARD = ModelCard(
-    name="human_faceres_age",
-    task="analyzer",
-    version="1",
-    source=_source("faceres"),
-    license=FACERES.licence + "." + _LICENCE_NOTE,
-    input_size=(224, 224),
-    mean=(0.0, 0.0, 0.0),
-    std=(1.0, 1.0, 1.0),
-    color_order="RGB",
-    notes="HSE FaceRes (Savchenko; HSE-asavchenko/HSE_FaceRec_tf), age head of 100 bins. "
+def _age_card(name: str, human_model: str, licence: str, size: int, notes: str, *, decode: str,
+              lfw: dict[str, object], fairface: dict[str, object], **extra: Any) -> ModelCard:
+    """The card of one human age model: RGB in [0, 255] or [0, 1] as ``notes`` say, measured figures in extra."""
+    return ModelCard(
+        name=name,
+        task="analyzer",
+        version="1",
+        source=_source(human_model),
+        license=licence + "." + _LICENCE_NOTE,
+        input_size=(size, size),
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        color_order="RGB",
+        notes=notes + " " + _MEASURED,
+        extra={"analysis_task": "age", "human_models": (human_model,), "decode": decode, "lfw_age": lfw,
+               "fairface_age_groups": fairface, **extra},
+    )
+
+
+FACERES_CARD = _age_card(
+    "human_faceres_age", "faceres", FACERES.licence, 224,
+    "HSE FaceRes (Savchenko; HSE-asavchenko/HSE_FaceRec_tf), age head of 100 bins. "
     "Input: " + _CROP + "resized bilinearly to 224x224, x255. " + FACERES.notes() + " "
     "LFW (108 public figures, 965 photos): MAE 10.27 years averaged per person (10.46 over photos), median "
     "8.0, 31 % within 5 years, 58 % within 10, bias -7.6 (older faces read younger: 50-59 MAE 14.0, 70-79 16.6); "
-    "FairFace age group right 28.1 %, within one group 67.4 %. " + _MEASURED,
-    extra={
-        "analysis_task": "age",
-        "human_models": ("faceres",),
-        "decode": "faceres",
-        "lfw_age": _lfw(10.27, 10.46, 7.99, 0.308, 0.579, -7.63),
-        "fairface_age_groups": _fairface(0.281, 0.674),
-        "default": True,
-        "default_reason": "the lowest LFW age error of the three (MAE averaged per person 10.27 years vs GEAR 11.67 "
-        "and SSR-Net 18.25) and the most FairFace faces in their age group (0.281 vs 0.166 and 0.119); also the "
-        "network of the gender default, so one pass gives both (11.9 ms/face alone vs SSR-Net 2.4, GEAR 18.6)",
-    },
+    "FairFace age group right 28.1 %, within one group 67.4 %.",
+    decode="faceres",
+    lfw=_lfw(10.27, 10.46, 7.99, 0.308, 0.579, -7.63),
+    fairface=_fairface(0.281, 0.674),
+    default=True,
+    default_reason="the lowest LFW age error of the three (MAE averaged per person 10.27 years vs GEAR 11.67 "
+    "and SSR-Net 18.25) and the most FairFace faces in their age group (0.281 vs 0.166 and 0.119); also the "
+    "network of the gender default, so one pass gives both (11.9 ms/face alone vs SSR-Net 2.4, GEAR 18.6)",
 )
 
-SSRNET_CARD = ModelCard(
-    name="human_ssrnet_age",
-    task="analyzer",
-    version="1",
-    source=_source("age"),
-    license=SSRNET_AGE.licence + "." + _LICENCE_NOTE,
-    input_size=(64, 64),
-    mean=(0.0, 0.0, 0.0),
-    std=(1.0, 1.0, 1.0),
-    color_order="RGB",
-    notes="SSR-Net (Yang et al., IJCAI 2018; shamangary/SSR-Net), the IMDB-trained age model (human's model list: "
+SSRNET_CARD = _age_card(
+    "human_ssrnet_age", "age", SSRNET_AGE.licence, 64,
+    "SSR-Net (Yang et al., IJCAI 2018; shamangary/SSR-Net), the IMDB-trained age model (human's model list: "
     "'SSR-Net Age (IMDB)'). Input: " + _CROP + "resized bilinearly to 64x64, x255. " + SSRNET_AGE.notes() + " "
     "LFW (108 public figures, 965 photos): MAE 18.25 years "
     "averaged per person (18.57 over photos), median 17.7, 15 % within 5 years, 32 % within 10, bias -15.5; its "
     "estimates barely move with age (FairFace medians 30-39 years from the 0-2 group to 70+), FairFace age group "
-    "right 11.9 %, within one group 35.9 %. " + _MEASURED,
-    extra={
-        "analysis_task": "age",
-        "human_models": ("age",),
-        "decode": "ssrnet",
-        "lfw_age": _lfw(18.25, 18.57, 17.65, 0.150, 0.324, -15.51),
-        "fairface_age_groups": _fairface(0.119, 0.359),
-    },
+    "right 11.9 %, within one group 35.9 %.",
+    decode="ssrnet",
+    lfw=_lfw(18.25, 18.57, 17.65, 0.150, 0.324, -15.51),
+    fairface=_fairface(0.119, 0.359),
 )
 
-GEAR_CARD = ModelCard(
-    name="human_gear_age",
-    task="analyzer",
-    version="1",
-    source=_source("gear"),
-    license=GEAR.licence + "." + _LICENCE_NOTE,
-    input_size=(198, 198),
-    mean=(0.0, 0.0, 0.0),
-    std=(1.0, 1.0, 1.0),
-    color_order="RGB",
-    notes="GEAR predictor (Udolf15/GEAR-Predictor), 7 age groups. Input: " + _CROP + "its region [top 0, left 0.10, "
+GEAR_CARD = _age_card(
+    "human_gear_age", "gear", GEAR.licence, 198,
+    "GEAR predictor (Udolf15/GEAR-Predictor), 7 age groups. Input: " + _CROP + "its region [top 0, left 0.10, "
     "bottom 0.90, right 0.90] cut bilinearly to 198x198, RGB in [0, 1]. Its race head is never reported. "
     + GEAR.notes()
-    + " LFW (108 "
-    "public figures, 965 photos): MAE 11.67 years averaged per person (11.75 over photos), median 10.0, 28 % within "
-    "5 years, 51 % within 10, bias -6.5 (best of the three at 40-59, worst under 30); FairFace age group right "
-    "16.6 %, within one group 50.3 % (no estimate under 15: its youngest group's centre). " + _MEASURED,
-    extra={
-        "analysis_task": "age",
-        "human_models": ("gear",),
-        "decode": "gear",
-        "lfw_age": _lfw(11.67, 11.75, 9.96, 0.278, 0.505, -6.50),
-        "fairface_age_groups": _fairface(0.166, 0.503),
-    },
+    + " LFW (108 public figures, 965 photos): MAE 11.67 years averaged per person (11.75 over photos), median 10.0, "
+    "28 % within 5 years, 51 % within 10, bias -6.5 (best of the three at 40-59, worst under 30); FairFace age group "
+    "right 16.6 %, within one group 50.3 % (no estimate under 15: its youngest group's centre).",
+    decode="gear",
+    lfw=_lfw(11.67, 11.75, 9.96, 0.278, 0.505, -6.50),
+    fairface=_fairface(0.166, 0.503),
 )
 
 
