@@ -34,11 +34,16 @@ Calibration (what is shipped)
     ~10⁵ and more) are therefore extrapolations, and the threshold's source says so.
 
 Measured (``benchmarks/gallery_lfw.py``: 2,779 LFW people never used for calibration, 5 random
-    splits, 11,045 non-mated searches per gallery size, default pipeline of this calibration)
-    Target FPIR 1e-2 → observed 0.0061 / 0.0063 / 0.0081 / 0.0088 with 100 / 300 / 1,000 / 1,389
-    people enrolled (binomial SE ≈ 0.0008); target 1e-3 → 0.0003 / 0.0007 / 0.0011 / 0.0008. The
-    model is honest to slightly conservative there; DIR at its thresholds is 0.82 / 0.72 / 0.63 /
-    0.60 against 0.87 / 0.77 / 0.67 / 0.63 at the ideal (after-the-fact) FPIR-1e-2 thresholds.
+    splits, 11,045 non-mated searches per gallery size, default pipeline, MTCNN + SFace int8)
+    Target FPIR 1e-2 → observed 0.0090 / 0.0096 / 0.0133 / 0.0098 with 100 / 300 / 1,000 / 1,389
+    people enrolled (binomial SE ≈ 0.001; the splits share people, so the real spread is larger);
+    target 1e-3 → 0.0007 / 0.0010 / 0.0020 / 0.0026. DIR at the 1e-2 thresholds 1.00 / 0.99 / 0.97 /
+    0.96. Where the threshold needs a per-comparison FAR beyond the measured pairs (the 1e-3 rows at
+    1,000+ people) the freely fitted tail is too light: ``benchmarks/open_set_transfer.py`` shows
+    the same inside DevTrain (tails fitted on half the identities, searched by the other half:
+    2.67 × the 1e-3 target at 600 people) and that a shape floor ξ ≥ 0 (``min_shape=0``) brings it to
+    1.60 × (0.97 × at 300) while leaving the empirical region as it is. The shipped files still use
+    the free fit.
 
 Clustering
     The same tail gives ``faceprint cluster`` a default that scales with the collection: link two
@@ -94,6 +99,11 @@ def fit_gpd_pwm(exceedances: np.ndarray) -> tuple[float, float]:
     return 2.0 - a0 / den, 2.0 * a0 * a1 / den
 
 
+def _scale_at_shape(exceedances: np.ndarray, shape: float) -> float:
+    """The PWM scale of a generalized Pareto with its shape fixed: the mean is ``σ / (1 − ξ)``."""
+    return float(np.mean(exceedances)) * (1.0 - shape)
+
+
 def gpd_isf(s: np.ndarray | float, shape: float, scale: float) -> np.ndarray:
     """Exceedance ``x`` with survival ``S(x) = s`` under the generalized Pareto tail."""
     s = np.asarray(s, dtype=np.float64)
@@ -126,8 +136,12 @@ class FarTable:
     info: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_scores(cls, impostor_scores: np.ndarray, *, grid: np.ndarray = LOG10_FAR_GRID, **info: Any) -> FarTable:
-        """Tabulate the upper tail of ``impostor_scores`` (empirical, then generalized Pareto)."""
+    def from_scores(
+        cls, impostor_scores: np.ndarray, *, grid: np.ndarray = LOG10_FAR_GRID, min_shape: float | None = None, **info: Any
+    ) -> FarTable:
+        """Tabulate the upper tail of ``impostor_scores`` (empirical, then generalized Pareto).
+        ``min_shape``: a floor on the fitted shape ξ (e.g. 0: no lighter than an exponential tail;
+        ``benchmarks/open_set_transfer.py`` measures what it does); None fits it freely."""
         s = np.sort(np.asarray(impostor_scores, dtype=np.float64).reshape(-1))
         n = s.size
         if n < MIN_EXCEEDANCES * 5:
@@ -137,6 +151,9 @@ class FarTable:
         u = float(np.quantile(s, 1.0 - far_u))
         exc = s[s > u] - u
         shape, scale = fit_gpd_pwm(exc)
+        if min_shape is not None and shape < min_shape:
+            shape, scale = float(min_shape), _scale_at_shape(exc, float(min_shape))
+            info = {**info, "shape_floor": float(min_shape)}
         far_u = exc.size / n  # the exact exceedance rate above u
         emp_min = MIN_TAIL_COUNT / n
         emp = np.quantile(s, np.clip(1.0 - far, 0.0, 1.0))
@@ -321,13 +338,15 @@ class OpenSetCalibration:
         template_sizes: Sequence[int] = (1, 2, 3, 4),
         templates_per_identity: int = 4,
         seed: int = 0,
+        min_shape: float | None = None,
         **kwargs: Any,
     ) -> OpenSetCalibration:
         """Tabulate impostor tails from unit embeddings of labelled identities.
 
         k = 1: every cross-identity pair of faces. k ≥ 2: every face against the normalised mean of
         ``k`` photos of each *other* identity with at least ``k`` photos (up to
-        ``templates_per_identity`` different random ``k``-subsets per identity)."""
+        ``templates_per_identity`` different random ``k``-subsets per identity). ``min_shape``: see
+        :meth:`FarTable.from_scores`."""
         x = np.asarray(vectors, dtype=np.float32)
         y = np.asarray(labels)
         if x.ndim != 2 or x.shape[0] != y.shape[0]:
@@ -339,7 +358,7 @@ class OpenSetCalibration:
             scores, n_probe, n_tmpl = impostor_scores(x, ids, k, templates_per_identity=templates_per_identity, seed=seed)
             if scores.size < MIN_EXCEEDANCES * 5:
                 continue
-            t = FarTable.from_scores(scores, n_probes=n_probe, n_templates=n_tmpl, template_size=int(k))
+            t = FarTable.from_scores(scores, min_shape=min_shape, n_probes=n_probe, n_templates=n_tmpl, template_size=int(k))
             if prev is not None and np.any(t.score < prev.score):
                 # averaging more photos never makes impostors score lower (measured: the tail moves
                 # up with k); where a smaller sample says otherwise, keep the stricter neighbour

@@ -83,6 +83,23 @@ def test_far_table_matches_closed_form_beyond_the_data() -> None:
         FarTable.from_scores(np.zeros(10))
 
 
+def test_a_shape_floor_turns_a_bounded_tail_into_an_exponential_one() -> None:
+    scores = gpd_scores(2_000_000)  # ξ = -0.14: the free fit finds the bounded tail
+    free = FarTable.from_scores(scores)
+    floored = FarTable.from_scores(scores, min_shape=0.0)
+    assert free.tail["shape"] < -0.1 and floored.tail["shape"] == 0.0 and floored.info["shape_floor"] == 0.0
+    exc = np.sort(scores)[::-1][: floored.tail["n_exceedances"]] - floored.tail["u"]
+    assert floored.tail["scale"] == pytest.approx(float(exc.mean()), rel=1e-9)  # ξ = 0: σ is the mean exceedance
+    for far in (1e-2, 1e-3, 1e-4):  # the empirical region (>= 25 pairs) is the data's, with or without the floor
+        assert float(floored.score_at(far)) == pytest.approx(float(free.score_at(far)), abs=1e-12)
+    u, far_u, sigma = floored.tail["u"], floored.tail["far_u"], floored.tail["scale"]
+    for far in (1e-7, 1e-9):  # beyond it: u + σ ln(far_u / far), stricter than the bounded fit
+        assert float(floored.score_at(far)) == pytest.approx(u + sigma * math.log(far_u / far), abs=1e-6)
+        assert float(floored.score_at(far)) > float(free.score_at(far))
+    a_free = FarTable.from_scores(np.random.default_rng(3).exponential(0.01, 200_000) + BASE, min_shape=-1.0)
+    assert a_free.tail["shape"] > -1.0 and "shape_floor" not in a_free.info  # a floor below the fit changes nothing
+
+
 def test_impostor_scores_count_every_cross_identity_pair_once() -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((30, 8)).astype(np.float32)
