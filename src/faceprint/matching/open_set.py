@@ -137,11 +137,18 @@ class FarTable:
 
     @classmethod
     def from_scores(
-        cls, impostor_scores: np.ndarray, *, grid: np.ndarray = LOG10_FAR_GRID, min_shape: float | None = None, **info: Any
+        cls,
+        impostor_scores: np.ndarray,
+        *,
+        grid: np.ndarray = LOG10_FAR_GRID,
+        min_shape: float | None = None,
+        min_tail_count: int = MIN_TAIL_COUNT,
+        **info: Any,
     ) -> FarTable:
-        """Tabulate the upper tail of ``impostor_scores`` (empirical, then generalized Pareto).
-        ``min_shape``: a floor on the fitted shape ξ (e.g. 0: no lighter than an exponential tail;
-        ``benchmarks/open_set_transfer.py`` measures what it does); None fits it freely."""
+        """Tabulate the upper tail of ``impostor_scores`` (empirical where at least ``min_tail_count``
+        scores support a FAR, then generalized Pareto). ``min_shape``: a floor on the fitted shape ξ
+        (e.g. 0: no lighter than an exponential tail); None fits it freely.
+        ``benchmarks/open_set_transfer.py`` measures what both do."""
         s = np.sort(np.asarray(impostor_scores, dtype=np.float64).reshape(-1))
         n = s.size
         if n < MIN_EXCEEDANCES * 5:
@@ -155,7 +162,7 @@ class FarTable:
             shape, scale = float(min_shape), _scale_at_shape(exc, float(min_shape))
             info = {**info, "shape_floor": float(min_shape)}
         far_u = exc.size / n  # the exact exceedance rate above u
-        emp_min = MIN_TAIL_COUNT / n
+        emp_min = min_tail_count / n
         emp = np.quantile(s, np.clip(1.0 - far, 0.0, 1.0))
         model = u + gpd_isf(np.minimum(far / far_u, 1.0), shape, scale)
         score = np.where(far >= emp_min, emp, model)
@@ -339,14 +346,15 @@ class OpenSetCalibration:
         templates_per_identity: int = 4,
         seed: int = 0,
         min_shape: float | None = None,
+        min_tail_count: int = MIN_TAIL_COUNT,
         **kwargs: Any,
     ) -> OpenSetCalibration:
         """Tabulate impostor tails from unit embeddings of labelled identities.
 
         k = 1: every cross-identity pair of faces. k ≥ 2: every face against the normalised mean of
         ``k`` photos of each *other* identity with at least ``k`` photos (up to
-        ``templates_per_identity`` different random ``k``-subsets per identity). ``min_shape``: see
-        :meth:`FarTable.from_scores`."""
+        ``templates_per_identity`` different random ``k``-subsets per identity). ``min_shape``,
+        ``min_tail_count``: see :meth:`FarTable.from_scores`."""
         x = np.asarray(vectors, dtype=np.float32)
         y = np.asarray(labels)
         if x.ndim != 2 or x.shape[0] != y.shape[0]:
@@ -358,7 +366,8 @@ class OpenSetCalibration:
             scores, n_probe, n_tmpl = impostor_scores(x, ids, k, templates_per_identity=templates_per_identity, seed=seed)
             if scores.size < MIN_EXCEEDANCES * 5:
                 continue
-            t = FarTable.from_scores(scores, min_shape=min_shape, n_probes=n_probe, n_templates=n_tmpl, template_size=int(k))
+            t = FarTable.from_scores(scores, min_shape=min_shape, min_tail_count=min_tail_count, n_probes=n_probe,
+                                     n_templates=n_tmpl, template_size=int(k))
             if prev is not None and np.any(t.score < prev.score):
                 # averaging more photos never makes impostors score lower (measured: the tail moves
                 # up with k); where a smaller sample says otherwise, keep the stricter neighbour

@@ -96,6 +96,11 @@ def test_a_shape_floor_turns_a_bounded_tail_into_an_exponential_one() -> None:
     for far in (1e-7, 1e-9):  # beyond it: u + σ ln(far_u / far), stricter than the bounded fit
         assert float(floored.score_at(far)) == pytest.approx(u + sigma * math.log(far_u / far), abs=1e-6)
         assert float(floored.score_at(far)) > float(free.score_at(far))
+    later = FarTable.from_scores(scores, min_shape=0.0, min_tail_count=200)  # the fitted tail takes over sooner
+    assert later.empirical_min_far == pytest.approx(200 / scores.size)
+    far = 10**-4.5  # a grid point supported by 63 pairs: empirical with the default count, the tail with 200
+    assert float(later.score_at(far)) == pytest.approx(u + sigma * math.log(far_u / far), abs=1e-6)
+    assert float(floored.score_at(far)) == pytest.approx(float(np.quantile(scores, 1 - far)), abs=1e-6)
     a_free = FarTable.from_scores(np.random.default_rng(3).exponential(0.01, 200_000) + BASE, min_shape=-1.0)
     assert a_free.tail["shape"] > -1.0 and "shape_floor" not in a_free.info  # a floor below the fit changes nothing
 
