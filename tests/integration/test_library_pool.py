@@ -65,25 +65,33 @@ def test_processes_store_the_same_faces_as_threads(fr_examples: Path, tmp_path: 
     assert groups(tmp_path / "threads.sqlite") == groups(tmp_path / "procs.sqlite")
 
 
-def test_a_pipeline_that_cannot_be_sent_is_refused(tmp_path: Path, fr_examples: Path) -> None:
-    import threading
+def _unsendable_pipeline() -> object:
+    """A pipeline of a local class: neither a config nor picklable (its class cannot be found by name)."""
 
-    from faceprint import library
-    from faceprint.errors import InvalidInput
-
-    class Unpicklable:
+    class Local:
         config = None
         model_tag = "fake@1"
-        lock = threading.Lock()
 
         def process(self, image: object) -> list[object]:
             return []
 
+    return Local()
+
+
+def _one_photo(tmp_path: Path, fr_examples: Path) -> Path:
     coll = tmp_path / "photos"
     coll.mkdir()
     (coll / "obama.jpg").symlink_to((fr_examples / "examples" / "obama.jpg").resolve())
+    return coll
+
+
+def test_a_pipeline_that_cannot_be_sent_is_refused(tmp_path: Path, fr_examples: Path) -> None:
+    from faceprint import library
+    from faceprint.errors import InvalidInput
+
+    coll = _one_photo(tmp_path, fr_examples)
     with pytest.raises(InvalidInput, match="pool='threads'"):
-        library.index([coll], library=tmp_path / "l.sqlite", pipeline=Unpicklable(), jobs=2, pool="processes")
+        library.index([coll], library=tmp_path / "l.sqlite", pipeline=_unsendable_pipeline(), jobs=2, pool="processes")
 
 
 def test_cli_index_pool_processes(fr_examples: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,26 +126,13 @@ def test_auto_pool_chooses_processes_when_memory_allows(monkeypatch: pytest.Monk
 
 def test_auto_pool_falls_back_to_threads_for_a_pipeline_it_cannot_send(tmp_path: Path, fr_examples: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
     from faceprint import library
     from faceprint.library import workers
 
     monkeypatch.setattr(workers, "AUTO_MIN_PHOTOS", 0)  # one photo: auto would pick threads before looking
     monkeypatch.setattr(workers, "available_mb", lambda: 64_000.0)
-
-    class Local:  # a local class with a lock: neither a config nor picklable
-        config = None
-        model_tag = "fake@1"
-        lock = threading.Lock()
-
-        def process(self, image: object) -> list[object]:
-            return []
-
-    coll = tmp_path / "photos"
-    coll.mkdir()
-    (coll / "obama.jpg").symlink_to((fr_examples / "examples" / "obama.jpg").resolve())
-    report = library.index([coll], library=tmp_path / "l.sqlite", pipeline=Local(), jobs=2, pool="auto")
+    coll = _one_photo(tmp_path, fr_examples)
+    report = library.index([coll], library=tmp_path / "l.sqlite", pipeline=_unsendable_pipeline(), jobs=2, pool="auto")
     assert report.indexed == 1 and report.faces == 0
 
 

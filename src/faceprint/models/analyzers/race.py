@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from faceprint.models.analyzers.human_base import HumanAnalyzerBase, round_box
-from faceprint.models.analyzers.human_models import HUMAN_FILES, HUMAN_NPM
+from faceprint.models.analyzers.human_models import human_source
 from faceprint.models.analyzers.human_provenance import GEAR, card_licence
-from faceprint.models.card import ModelCard, WeightSource
+from faceprint.models.card import ModelCard
 from faceprint.models.registry import register
 from faceprint.types import Box
 
@@ -50,7 +50,7 @@ CARD = ModelCard(
     name="human_gear_race",
     task="analyzer",
     version="1",
-    source=WeightSource(package=None, path="models/gear.json", npm=HUMAN_NPM, sha256=HUMAN_FILES["gear.json"]),
+    source=human_source("gear"),
     license=card_licence("gear"),
     input_size=(198, 198),
     mean=(0.0, 0.0, 0.0),
