@@ -38,8 +38,7 @@ class ClusterThread:
         self.steps = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._pending = 0
-        self._since_signal = 0
+        self._pending = 0  # photos committed since the last step began
         self._stop = False
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="faceprint-cluster", daemon=True)
@@ -50,9 +49,7 @@ class ClusterThread:
         self._raise()
         with self._lock:
             self._pending += photos
-            self._since_signal += photos
-            if self._since_signal >= self.every_photos:
-                self._since_signal = 0
+            if self._pending >= self.every_photos:
                 self._wake.set()
 
     def close(self) -> None:
@@ -86,10 +83,9 @@ class ClusterThread:
                 return
             self._wake.clear()
             with self._lock:
-                due = self._pending > 0 and (self._since_signal == 0 or time.monotonic() - last >= self.every_s)
+                due = self._pending >= self.every_photos or (self._pending > 0 and time.monotonic() - last >= self.every_s)
                 if due:
                     self._pending = 0
-                    self._since_signal = 0
             if not due:
                 continue
             try:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,18 +181,22 @@ def _keep_ids(old: np.ndarray, new: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fetch(execute: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    res = execute(sql, params)
-    return [tuple(r) for r in (res.fetchall() if hasattr(res, "fetchall") else res)]
+_FACES = "SELECT id, cluster_id, pinned FROM faces WHERE model = ?"
+Reader = Callable[[str, Sequence[Any]], Sequence[Sequence[Any]]]
+
+
+def _in_transaction(w: Any) -> Reader:
+    """A reader over write transaction ``w`` (the store's own reader is its ``q``)."""
+    return lambda sql, params: w.execute(sql, params).fetchall()
 
 
 class IncrementalClusterer:
     """Keeps the library's labelling up to date as faces are committed (see the module docstring).
 
     ``step()`` clusters the faces committed since the last step; ``step(full=True)`` re-clusters
-    everything at the current threshold. Each step reads the labels and pins inside one write
-    transaction and writes back only the faces whose cluster changed, so a ``name`` or ``merge``
-    made meanwhile by another process is never overwritten."""
+    everything at the current threshold. Each step writes back only the faces whose cluster
+    changed, and only when none of them changed meanwhile (see :meth:`step`), so a ``name`` or
+    ``merge`` made by another process is never overwritten."""
 
     def __init__(self, store: Any, model: str, *, home: Any = None, threshold: float | None = None) -> None:
         self.store = store
@@ -235,39 +239,39 @@ class IncrementalClusterer:
             snap = self._snapshot(self.store.q, full)
             if snap is None:
                 return 0
-            out, full_step, thr = self._compute(snap)
+            out, thr = self._compute(snap)
             with self.store.write() as w:
-                if self._snapshot(w.execute, full_step, rows_only=True, upto=int(snap.ids[-1])) != snap.rows:
+                if self._rows(_in_transaction(w), upto=int(snap.ids[-1])) != snap.rows:
                     logger.info("clustering step: faces changed meanwhile; computing it again")
                     continue
-                changed = self._apply(w, snap, out, full_step)
+                changed = self._apply(w, snap, out)
             break
         else:
             with self.store.write() as w:
-                snap = self._snapshot(w.execute, full)
+                snap = self._snapshot(_in_transaction(w), full)
                 if snap is None:
                     return 0
-                out, full_step, thr = self._compute(snap)
-                changed = self._apply(w, snap, out, full_step)
+                out, thr = self._compute(snap)
+                changed = self._apply(w, snap, out)
         logger.info("clustering step (%s): %d faces, threshold %.4f, %d changed in %.2f s",
-                    "full" if full_step else "incremental", snap.ids.size, thr, changed, time.perf_counter() - t0)
+                    "full" if snap.full else "incremental", snap.ids.size, thr, changed, time.perf_counter() - t0)
         return changed
 
-    def _snapshot(self, execute: Any, full: bool, *, rows_only: bool = False, upto: int | None = None) -> Any:
-        """The faces' (id, cluster, pinned) rows and whether this step is a full one, read with
-        ``execute`` (the store's reader ``q``, or a write transaction's ``execute``); None when
-        there is nothing to do. ``rows_only``: just the rows with ids ``<= upto``, to compare
-        with an earlier snapshot."""
-        if rows_only:
-            return _fetch(execute, "SELECT id, cluster_id, pinned FROM faces WHERE model = ? AND id <= ? ORDER BY id",
-                          (self.model, upto))
-        rows = _fetch(execute, "SELECT id, cluster_id, pinned FROM faces WHERE model = ? ORDER BY id", (self.model,))
+    def _rows(self, read: Reader, upto: int | None = None) -> list[tuple[Any, ...]]:
+        """The (id, cluster, pinned) rows of this model's faces (with ids ``<= upto``), by id."""
+        if upto is None:
+            return [tuple(r) for r in read(_FACES + " ORDER BY id", (self.model,))]
+        return [tuple(r) for r in read(_FACES + " AND id <= ? ORDER BY id", (self.model, upto))]
+
+    def _snapshot(self, read: Reader, full: bool) -> _Snapshot | None:
+        """What a step starts from, read with ``read``; None when there is nothing to do."""
+        rows = self._rows(read)
         if not rows:
             return None
         ids = np.array([r[0] for r in rows], np.int64)
         labels = np.array([-1 if r[1] is None else r[1] for r in rows], np.int64)
         pinned = np.array([bool(r[2]) for r in rows], bool)
-        meta = _fetch(execute, "SELECT value FROM library_meta WHERE key = 'refresh_n'", ())
+        meta = read("SELECT value FROM library_meta WHERE key = 'refresh_n'", ())
         last = int(meta[0][0]) if meta else 0
         if ids.size >= REFRESH_GROWTH * max(last, 1) and ids.size > last:
             full = True
@@ -275,17 +279,17 @@ class IncrementalClusterer:
             return None
         return _Snapshot(rows, ids, labels, pinned, full)
 
-    def _compute(self, snap: Any) -> tuple[np.ndarray, bool, float]:
+    def _compute(self, snap: _Snapshot) -> tuple[np.ndarray, float]:
         n = snap.ids.size
         thr, src = self.threshold(n)
         self.last_threshold, self.last_source = thr, src
         X = self._vectors(snap.ids)
         new = np.arange(n) if snap.full else np.nonzero(snap.labels < 0)[0]
-        return update_labels(X, snap.labels, snap.pinned, thr, new=new), bool(snap.full), thr
+        return update_labels(X, snap.labels, snap.pinned, thr, new=new), thr
 
-    def _apply(self, w: Any, snap: Any, out: np.ndarray, full: bool) -> int:
+    def _apply(self, w: Any, snap: _Snapshot, out: np.ndarray) -> int:
         changed = self._write_labels(w, snap.ids, snap.labels, out)
-        if full:
+        if snap.full:
             w.execute("INSERT OR REPLACE INTO library_meta(key, value) VALUES ('refresh_n', ?)", (str(snap.ids.size),))
         w.execute("DELETE FROM clusters WHERE name IS NULL AND id NOT IN "
                   "(SELECT cluster_id FROM faces WHERE cluster_id IS NOT NULL)")

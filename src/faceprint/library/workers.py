@@ -8,8 +8,8 @@
 * ``processes``: ``jobs`` worker processes (``spawn``: no model state is forked), each building
   its own pipeline from the parent's :class:`~faceprint.pipeline.PipelineConfig` (or a pickled
   copy of a pipeline without one) with one onnxruntime thread, and opening the library read-only
-  to skip known content. Photos travel :data:`CHUNK` to a task; results come back in order, at most
-  ``WINDOW_PER_JOB × jobs`` photos in flight. Each worker holds its own models (~650 MB RSS each).
+  to skip known content. Photos travel :data:`CHUNK` to a task, two tasks per worker in flight;
+  results come back in order. Each worker holds its own models (~650 MB RSS each).
 
 Measured on the full LFW library (9,056 photos, 2 cores, ``benchmarks/index_library.py``): processes
 0.951 × the single-image rate × cores, threads 0.887 (``benchmarks/results/index_library_full.json``).
@@ -30,14 +30,14 @@ from faceprint.library.walk import FoundFile
 logger = logging.getLogger(__name__)
 
 POOLS = ("threads", "processes")
-#: Photos in flight per job (submitted, result not yet committed). Results come back in input order,
-#: so one slow photo holds back the ones after it; a deep window keeps the workers busy meanwhile
-#: (a result is small: embeddings and thumbnails). Chosen by measurement: benchmarks/index_library.py.
-WINDOW_PER_JOB = int(os.environ.get("FACEPRINT_INDEX_WINDOW", "8"))
+#: Photos in flight per thread (submitted, result not yet committed). Results come back in input
+#: order, so one slow photo holds back the ones after it; a deep window keeps the threads busy
+#: meanwhile (a result is small: embeddings and thumbnails). Chosen by measurement: benchmarks/index_library.py.
+WINDOW_PER_JOB = 8
 #: Photos per task sent to a worker process: each task costs the committing process a round trip
 #: through the executor's queues and threads (about 2 ms of its CPU per photo with one photo a task,
-#: measured on LFW), so photos travel a few at a time.
-CHUNK = int(os.environ.get("FACEPRINT_INDEX_CHUNK", "8"))
+#: measured on LFW), so photos travel a few at a time; each worker has one task running and one queued.
+CHUNK = 8
 #: ``pool`` may also be ``"auto"`` (:func:`choose_pool`).
 #: Memory one worker process needs (its own models and buffers; 643-722 MB peak RSS measured indexing the
 #: full LFW library with the default pipeline, benchmarks/results/index_library_full.json), with a margin.
@@ -169,7 +169,7 @@ def run_pool(
 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init, initargs=(recipe, store.spec(), os.getpid())) as ex:
-        for results in map_ordered_on(ex, _chunk, _chunks(files, CHUNK), max(2 * jobs, WINDOW_PER_JOB * jobs // CHUNK)):
+        for results in map_ordered_on(ex, _chunk, _chunks(files, CHUNK), 2 * jobs):
             yield from results
 
 
