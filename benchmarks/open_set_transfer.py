@@ -51,6 +51,9 @@ def main() -> int:
     _, names, vecs, pipe = devtrain_embeddings(lfw)
     sizes = [int(x) for x in args.sizes.split(",")]
     ids = np.unique(names)
+    if max(sizes) >= ids.size // 2 - ids.size // 10:
+        sys.exit(f"--sizes must leave people to search with: at most {ids.size // 2 - ids.size // 10 - 1} of the "
+                 f"{ids.size - ids.size // 2} people in half B")
     rng = np.random.default_rng(args.seed)
     fp = {(m, n, t): 0 for m in MODELS for n in sizes for t in TARGETS}
     searches = dict.fromkeys(sizes, 0)

@@ -149,6 +149,10 @@ class FarTable:
         scores support a FAR, then generalized Pareto). ``min_shape``: a floor on the fitted shape ξ
         (e.g. 0: no lighter than an exponential tail); None fits it freely.
         ``benchmarks/open_set_transfer.py`` measures what both do."""
+        if min_shape is not None and not min_shape < 1.0:
+            raise InvalidInput(f"min_shape must be below 1 (a Pareto tail with a mean), got {min_shape}")
+        if int(min_tail_count) < 1:
+            raise InvalidInput(f"min_tail_count must be at least 1 impostor pair, got {min_tail_count}")
         s = np.sort(np.asarray(impostor_scores, dtype=np.float64).reshape(-1))
         n = s.size
         if n < MIN_EXCEEDANCES * 5:

@@ -103,6 +103,10 @@ def test_a_shape_floor_turns_a_bounded_tail_into_an_exponential_one() -> None:
     assert float(floored.score_at(far)) == pytest.approx(float(np.quantile(scores, 1 - far)), abs=1e-6)
     a_free = FarTable.from_scores(np.random.default_rng(3).exponential(0.01, 200_000) + BASE, min_shape=-1.0)
     assert a_free.tail["shape"] > -1.0 and "shape_floor" not in a_free.info  # a floor below the fit changes nothing
+    with pytest.raises(InvalidInput, match="min_shape"):
+        FarTable.from_scores(scores, min_shape=1.0)
+    with pytest.raises(InvalidInput, match="min_tail_count"):
+        FarTable.from_scores(scores, min_tail_count=0)
 
 
 def test_impostor_scores_count_every_cross_identity_pair_once() -> None:
