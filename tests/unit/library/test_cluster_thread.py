@@ -208,3 +208,20 @@ def test_a_library_without_the_index_gets_it_on_open_and_keeps_its_schema_versio
     assert "faces_labels" in names
     assert again.q("SELECT version FROM schema_version") == [(1,)]
     again.close()
+
+
+def test_a_library_that_cannot_be_written_opens_without_the_index(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _ = _library(tmp_path, n_people=1, per=2)
+    with store.write() as w:
+        w.execute("DROP INDEX faces_labels")
+    store.close()
+
+    def refuse(self: LibraryStore):
+        raise StorageError("cannot write the library: the file or its folder is read-only")
+
+    monkeypatch.setattr(LibraryStore, "write", refuse)
+    again = LibraryStore(tmp_path / "lib.sqlite")  # opens and reads: the index is only a speed-up
+    assert len(_clusters(again)) == 2
+    assert "faces_labels" not in {r[0] for r in again.q("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    again.close()
