@@ -17,7 +17,7 @@ was made; docs/gallery.md): among the variants whose observed FPIR is at most th
 cell (3 sizes × 2 targets), the one with the highest mean DIR at the 1e-2 target; if none is, the
 one with the smallest worst ratio to the target. ``--rule`` prints the choice.
 
-    python benchmarks/open_set_transfer.py [--reps 30] [--seed 1] [--sizes 100,300,600]
+    python benchmarks/open_set_transfer.py [--reps 30] [--seed 1] [--sizes 100,300,600] [--preset NAME]
 
 Prints the figures and writes benchmarks/results/open_set_transfer.json.
 """
@@ -47,6 +47,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--sizes", default="100,300,600")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--preset", default=None, help="a named pipeline instead of the default (result file gets its name)")
     args = ap.parse_args()
     lfw = SHARED / "lfw"
     if not (lfw / "pairsDevTrain.txt").is_file():
@@ -55,7 +56,7 @@ def main() -> int:
     from faceprint.matching.open_set import OpenSetCalibration
 
     t0 = time.perf_counter()
-    _, names, vecs, pipe = devtrain_embeddings(lfw)
+    _, names, vecs, pipe = devtrain_embeddings(lfw, args.preset)
     sizes = [int(x) for x in args.sizes.split(",")]
     ids = np.unique(names)
     if max(sizes) >= ids.size // 2 - ids.size // 10:
@@ -107,8 +108,9 @@ def main() -> int:
     choice = choose(rows)
     print(f"rule: {choice['tail']} ({choice['why']})")
     sig = pipe.config.signature() if pipe.config else pipe.model_tag
-    write_result("open_set_transfer", {"pipeline": sig, "reps": args.reps, "seed": args.seed, "people": int(ids.size),
-                                       "images": int(names.size), "rows": rows, "rule": RULE, "choice": choice})
+    name = "open_set_transfer" + (f"_{args.preset}" if args.preset else "")
+    write_result(name, {"preset": args.preset or "default", "pipeline": sig, "reps": args.reps, "seed": args.seed,
+                        "people": int(ids.size), "images": int(names.size), "rows": rows, "rule": RULE, "choice": choice})
     return 0
 
 

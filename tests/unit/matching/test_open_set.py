@@ -342,7 +342,10 @@ def test_shipped_calibration_of_the_default_model() -> None:
     assert cal.threshold(1e-2, 1).value == pytest.approx(cal.score_at_far(1e-2), abs=1e-6)
     assert 0.89 < cal.threshold(1e-2, 1).value < 0.92
     ts = [cal.threshold(1e-2, n).value for n in (1, 100, 10_000, 1_000_000)]
-    assert ts == sorted(ts) and 0.95 < cal.threshold(1e-2, 4000).value < 0.965 and ts[-1] < 0.99
+    assert ts == sorted(ts) and 0.95 < cal.threshold(1e-2, 4000).value < 0.97 and ts[2] < 0.98
+    # the tail is floored at an exponential (scripts/calibrate_open_set.py TAIL_MIN_SHAPE): dlib's compressed
+    # impostor scores then need about 1.0 at a million people, where FPIR 1e-2 is out of this model's reach
+    assert cal.tables[1].tail["shape"] >= 0 and ts[-1] > 0.99
     for m in ("chinese_whispers", "dbscan"):
         c = cal.clustering[m]
         assert 1e-3 < c["false_links_per_face"] < 1 and c["mean_pairwise_f1"] > 0.7
@@ -364,7 +367,10 @@ def test_shipped_open_set_tables_of_every_recogniser(name: str) -> None:
     assert "pairsDevTrain" in cal.source and "pairs.txt" not in cal.source.replace("pairsDevTrain.txt", "")
     assert set(cal.tables) == {1, 2, 3, 4} and cal.tables[1].n_impostor > 5_000_000
     ts = [cal.threshold(1e-2, n).value for n in (1, 100, 10_000, 1_000_000)]
-    assert ts == sorted(ts) and ts[0] < ts[-1]
+    assert ts == sorted(ts) and ts[0] < ts[-1] < 0.95
+    # every shipped tail is floored at an exponential, the choice benchmarks/open_set_transfer.py's rule made
+    assert cal.report["tail_model"]["min_shape"] == 0.0
+    assert all(t.tail["shape"] >= 0 for t in cal.tables.values())
     # the 1:1 operating point of the same model sits between FAR 1e-2 and the strict end of the table
     assert cal.threshold(1e-2, 1).value == pytest.approx(cal.score_at_far(1e-2), abs=1e-6)
     for m in ("chinese_whispers", "dbscan"):
