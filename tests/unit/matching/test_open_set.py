@@ -353,6 +353,20 @@ def test_shipped_calibration_of_the_default_model() -> None:
     assert cal.report["self_check"] and all(abs(r["observed_fpir"] - 0.01) < 0.005 for r in cal.report["self_check"])
 
 
+def test_a_threshold_above_any_cosine_says_no_one_can_be_named(caplog: pytest.LogCaptureFixture) -> None:
+    """dlib's floored tail needs a threshold above 1 for FPIR 1e-2 over a million people: the source says so
+    (and a warning is logged) rather than silently naming no one; the default model's threshold there is reachable."""
+    if not shipped_open_set_path("dlib_resnet_v1").is_file():
+        pytest.skip("no shipped open-set calibration")
+    with caplog.at_level("WARNING", logger="faceprint.matching.thresholds"):
+        t = resolve_identification_threshold("dlib_resnet_v1@1", 1_000_000)
+    assert t.value > 1.0 and "no one can be named" in t.source and "above any cosine" in caplog.text
+    caplog.clear()
+    small = resolve_identification_threshold("dlib_resnet_v1@1", 1_000)
+    ok = resolve_identification_threshold("sface_int8@1", 1_000_000)
+    assert small.value < 1.0 and ok.value < 1.0 and "no one" not in small.source + ok.source and not caplog.text
+
+
 @pytest.mark.parametrize("name", ["sface_int8", "sface", "dlib_resnet_v1+sface"])
 def test_shipped_open_set_tables_of_every_recogniser(name: str) -> None:
     """Issue 12: each shipped recogniser (and the fusion) has impostor tables from DevTrain identities only, made
