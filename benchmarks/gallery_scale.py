@@ -158,12 +158,14 @@ def gallery_level(
 
 
 def main() -> None:
+    from faceprint.matching.index.faiss_index import DEFAULT_EF_CONSTRUCTION, DEFAULT_M
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--probes", type=int, default=1000)
     ap.add_argument("--ef", type=int, nargs="+", default=[64, 128, 256, 512])
-    ap.add_argument("--m", type=int, default=32)
-    ap.add_argument("--ef-construction", type=int, default=80)
+    ap.add_argument("--m", type=int, default=DEFAULT_M)
+    ap.add_argument("--ef-construction", type=int, default=DEFAULT_EF_CONSTRUCTION)
     ap.add_argument("--gallery-max", type=int, default=100_000, help="end-to-end Gallery timing up to this size")
     ap.add_argument("--name", default="gallery_scale", help="result file name (benchmarks/results/NAME.json)")
     args = ap.parse_args()

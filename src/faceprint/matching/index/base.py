@@ -128,7 +128,12 @@ def load_index(path: str | os.PathLike[str]) -> tuple[VectorIndex, dict[str, Any
         if kind == "hnsw":
             from faceprint.matching.index.faiss_index import FaissIndex
 
-            return FaissIndex.from_state(state), meta
+            idx = FaissIndex.from_state(state)
+            if idx.sparser_than_defaults:
+                logger.info("index file %s was built with M=%d, efConstruction=%d, sparser than today's defaults: "
+                            "it will be rebuilt", p, idx.m, idx.ef_construction)
+                return None
+            return idx, meta
         raise ValueError(f"unknown index kind {kind!r}")
     except Exception as e:  # a cache: any problem means rebuild
         logger.warning("ignoring unreadable index file %s (%s); it will be rebuilt", p, e)

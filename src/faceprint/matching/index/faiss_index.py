@@ -2,11 +2,22 @@
 
 HNSW needs no training step, so it grows incrementally as faces are enrolled. Parameters from the
 sweep in ``benchmarks/gallery_scale.py`` (``benchmarks/results/gallery_scale*.json``; 1M faces =
-LFW embeddings planted among distractors drawn from the fitted real distribution, 2 shared cores):
-M=32, efConstruction=80 (build ~4–7k faces/s, ~0.84 GiB per million faces); recall@1 against exact
-search at efSearch 64 / 128 / 256 / 512 was 0.914 / 0.965 / 0.990 / 0.996 with single-query p50
-0.24 / 0.43 / 0.74 / 1.46 ms — so efSearch defaults to 512 (≥ 0.99 with margin, far under the
-5 ms target; at 100k faces efSearch 128 already gives 0.998).
+LFW embeddings of the default pipeline planted among distractors drawn from the fitted real
+distribution, 2 cores, recall@1 of 1,000 real probes against exact search):
+
+- SFace int8 (the default since issue 12), M=32, efConstruction=80 (the earlier defaults): efSearch
+  512 / 1024 / 2048 / 4096 → recall 0.931 / 0.977 / 0.991 / 0.998 at p50 1.7 / 3.4 / 7.2 / 15.7 ms.
+  SFace's embeddings spread over the sphere far more than dlib's, so the graph built for dlib was too
+  sparse for it (`gallery_scale_sface.json`).
+- SFace int8, **M=48, efConstruction=200**: efSearch 256 / **512** / 1024 → recall 0.973 / **0.993** /
+  1.000 at p50 1.3 / **2.5** / 4.9 ms; build 1,821 faces/s (549 s for 1M; 6,238/s before), 912 B/face
+  serialized (784 before) (`gallery_scale_sface_m48.json`). These are the defaults: ≥ 0.99 under the
+  5 ms target.
+- dlib ResNet, M=32, efConstruction=80: 0.914 / 0.965 / 0.990 / 0.996 at efSearch 64 / 128 / 256 / 512
+  (`gallery_scale.json`); a denser graph only raises it.
+
+An index file saved with a sparser graph than these defaults is ignored on load and rebuilt from the
+store (it is a cache), so galleries made by earlier versions get the recall above.
 
 FAISS's HNSW cannot remove vectors. A removed face is marked dead in a bitmap that every search
 passes to FAISS as an ``IDSelectorBitmap``, so it is never returned (effective immediately);
@@ -33,8 +44,8 @@ from faceprint.matching.index.base import as_queries, as_rows, empty_result
 logger = logging.getLogger(__name__)
 
 #: Defaults chosen by the sweep in benchmarks/gallery_scale.py (see the module docstring).
-DEFAULT_M = 32
-DEFAULT_EF_CONSTRUCTION = 80
+DEFAULT_M = 48
+DEFAULT_EF_CONSTRUCTION = 200
 DEFAULT_EF_SEARCH = 512
 
 
@@ -226,6 +237,11 @@ class FaissIndex:
                 "alive": self._alive.copy(),
                 "params": np.array([self._dim or 0, self.m, self.ef_construction, self.ef_search], np.int64),
             }
+
+    @property
+    def sparser_than_defaults(self) -> bool:
+        """Built with fewer links or a shallower construction search than today's defaults."""
+        return self.m < DEFAULT_M or self.ef_construction < DEFAULT_EF_CONSTRUCTION
 
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray]) -> FaissIndex:
