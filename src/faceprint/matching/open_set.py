@@ -73,6 +73,8 @@ MIN_EXCEEDANCES = 200
 #: the tabulated log10 FAR grid: 0.5 … 1e-10
 LOG10_FAR_GRID = np.round(np.concatenate([[math.log10(0.5)], np.arange(-0.5, -10.0001, -0.05)]), 4)
 DEFAULT_TARGET_FPIR = 1e-2
+#: every model's scores are cosines of unit vectors (the fusion's too): no threshold at or above this names anyone
+MAX_SCORE = 1.0
 
 
 # ------------------------------------------------------------- tail fitting
@@ -221,6 +223,7 @@ class OpenSetThreshold:
     far_per_comparison: float  # FAR_1 at the threshold
     extrapolated: bool  # the per-comparison FAR is below what the calibration data measured
     clamped: bool  # the target needs a FAR below the table's end: the strictest tabulated score
+    unreachable: bool = False  # at or above MAX_SCORE: no face can match, the target is out of this model's reach
 
 
 def _composition(sizes: Mapping[int, int] | int) -> dict[int, int]:
@@ -324,6 +327,7 @@ class OpenSetCalibration:
             far_per_comparison=far1,
             extrapolated=extrapolated or clamped,
             clamped=clamped,
+            unreachable=t >= MAX_SCORE,
         )
 
     def cluster_threshold(self, n_faces: int, method: str = "chinese_whispers") -> tuple[float, float]:

@@ -180,7 +180,7 @@ def resolve_identification_threshold(
         desc += f"; needs a per-comparison FAR below the calibrated {cal.tables[1].min_far:.0e}: strictest calibrated score"
     elif r.extrapolated:
         desc += f"; per-comparison FAR {r.far_per_comparison:.1e} extrapolated beyond the measured impostor pairs (Pareto tail)"
-    if r.value >= 1.0:  # scores are cosines of unit vectors (the fusion's too): nothing but an identical face matches
+    if r.unreachable:
         desc += ("; above any cosine, so no one can be named: the target cannot be reached at this gallery size "
                  "with this model (give a larger FPIR, a threshold, or use the default model)")
         logger.warning("open-set threshold %.4f for %s at FPIR %g over %s is above any cosine: no one can be named",

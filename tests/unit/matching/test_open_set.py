@@ -361,6 +361,8 @@ def test_a_threshold_above_any_cosine_says_no_one_can_be_named(caplog: pytest.Lo
     with caplog.at_level("WARNING", logger="faceprint.matching.thresholds"):
         t = resolve_identification_threshold("dlib_resnet_v1@1", 1_000_000)
     assert t.value > 1.0 and "no one can be named" in t.source and "above any cosine" in caplog.text
+    cal = open_set_calibration("dlib_resnet_v1@1")[0]  # type: ignore[index]
+    assert cal.threshold(1e-2, 1_000_000).unreachable and not cal.threshold(1e-2, 1_000).unreachable
     caplog.clear()
     small = resolve_identification_threshold("dlib_resnet_v1@1", 1_000)
     ok = resolve_identification_threshold("sface_int8@1", 1_000_000)
