@@ -49,7 +49,10 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--sizes", default="100,300,600")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--preset", default=None, help="a named pipeline instead of the default (result file gets its name)")
+    from faceprint.pipeline import PRESETS
+
+    ap.add_argument("--preset", default=None, choices=sorted(PRESETS),
+                    help="a named pipeline instead of the default (result file gets its name)")
     args = ap.parse_args()
     lfw = SHARED / "lfw"
     if not (lfw / "pairsDevTrain.txt").is_file():
